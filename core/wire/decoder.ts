@@ -16,7 +16,7 @@ import {
 } from './constants.js';
 import { formatIpv4, formatIpv6 } from './ip-address.js';
 import { DEFAULT_WIRE_LIMITS, type WireLimits } from './limits.js';
-import { isValidPolicyType, policyDefinition } from './policy.js';
+import { isValidPolicyType, policyDefinition, type PolicyField } from './policy.js';
 import type {
   AsapMessage,
   EnrpMessage,
@@ -32,6 +32,19 @@ import type {
   UnrecognizedParameter,
   UserTransport,
 } from './types.js';
+
+// Imported bindings are aliased once: under a transpiling loader (tsx) every access to an imported binding
+// can be a getter call, which dominated the per-parameter switch in profiles.
+const ASAP = AsapType;
+const ENRP = EnrpType;
+const CAUSE = Cause;
+const FLAG = Flag;
+const PARAM = ParamType;
+const UNKNOWN_ACTION = UnknownAction;
+const policyDefinitionOf = policyDefinition;
+const isValidPolicy = isValidPolicyType;
+const ipv4Text = formatIpv4;
+const ipv6Text = formatIpv6;
 
 /** What the receiver should do with a message that failed to decode. */
 export type DecodeAction =
@@ -139,8 +152,12 @@ class Reader {
       reason,
       rule,
       action: 'reply',
-      cause: { code: Cause.invalidValues, data: this.tlvBytes(at, length, end) },
+      cause: { code: CAUSE.invalidValues, data: this.tlvBytes(at, length, end) },
     });
+  }
+
+  exact(type: number, at: number, length: number, expected: number): void {
+    if (length !== expected) this.invalid(at, length, at + length, `parameter 0x${type.toString(16)} must have length ${expected}, has ${length}`);
   }
 
   /** Parses the TLVs in [start, end) at nesting `depth` (1 = directly inside the message). */
@@ -151,7 +168,7 @@ class Reader {
         reason: `parameters nested deeper than ${this.limits.maxNestingDepth} levels`,
         rule: RULE_LIMIT,
         action: 'reply',
-        cause: { code: Cause.invalidValues, data: this.buf.slice(start, end) },
+        cause: { code: CAUSE.invalidValues, data: this.buf.slice(start, end) },
       });
     }
     const out: DecodedParam[] = [];
@@ -176,26 +193,23 @@ class Reader {
   private param(type: number, at: number, length: number, depth: number): DecodedParam | undefined {
     const v = at + 4;
     const end = at + length;
-    const exact = (expected: number): void => {
-      if (length !== expected) this.invalid(at, length, end, `parameter 0x${type.toString(16)} must have length ${expected}, has ${length}`);
-    };
     switch (type) {
-      case ParamType.ipv4Address:
-        exact(8);
-        return { kind: 'address', type, offset: at, value: formatIpv4(this.buf, v) };
-      case ParamType.ipv6Address:
-        exact(20);
-        return { kind: 'address', type, offset: at, value: formatIpv6(this.buf, v) };
-      case ParamType.sctpTransport:
-      case ParamType.tcpTransport:
-      case ParamType.udpTransport:
-      case ParamType.udpLiteTransport:
-      case ParamType.dccpTransport:
-      case ParamType.opaqueTransport:
+      case PARAM.ipv4Address:
+        this.exact(type, at, length, 8);
+        return { kind: 'address', type, offset: at, value: ipv4Text(this.buf, v) };
+      case PARAM.ipv6Address:
+        this.exact(type, at, length, 20);
+        return { kind: 'address', type, offset: at, value: ipv6Text(this.buf, v) };
+      case PARAM.sctpTransport:
+      case PARAM.tcpTransport:
+      case PARAM.udpTransport:
+      case PARAM.udpLiteTransport:
+      case PARAM.dccpTransport:
+      case PARAM.opaqueTransport:
         return { kind: 'transport', type, offset: at, value: this.transport(type, at, length, depth) };
-      case ParamType.policy:
+      case PARAM.policy:
         return { kind: 'policy', type, offset: at, value: this.policy(at, length) };
-      case ParamType.poolHandle: {
+      case PARAM.poolHandle: {
         const size = length - 4;
         if (size === 0) this.invalid(at, length, end, 'empty pool handle');
         if (size > this.limits.maxPoolHandleLength) {
@@ -203,9 +217,9 @@ class Reader {
         }
         return { kind: 'poolHandle', type, offset: at, value: this.buf.slice(v, end) };
       }
-      case ParamType.poolElement:
+      case PARAM.poolElement:
         return { kind: 'poolElement', type, offset: at, value: this.poolElement(at, length, depth) };
-      case ParamType.serverInformation: {
+      case PARAM.serverInformation: {
         if (length < 8) this.invalid(at, length, end, 'Server Information shorter than its 4-byte server identifier');
         const transports = this.params(v + 4, end, depth + 1);
         const transport = transports[0];
@@ -214,21 +228,21 @@ class Reader {
         }
         return { kind: 'serverInformation', type, offset: at, value: { serverId: this.u32(v), transport: transport.value } };
       }
-      case ParamType.operationError:
+      case PARAM.operationError:
         return { kind: 'operationError', type, offset: at, value: this.operationError(at, length, depth) };
-      case ParamType.cookie:
+      case PARAM.cookie:
         return { kind: 'cookie', type, offset: at, value: this.buf.slice(v, end) };
-      case ParamType.peIdentifier:
-        exact(8);
+      case PARAM.peIdentifier:
+        this.exact(type, at, length, 8);
         return { kind: 'peIdentifier', type, offset: at, value: this.u32(v) };
-      case ParamType.peChecksum:
+      case PARAM.peChecksum:
         // RFC 5354 §3.14: length 6 (+2 padding). A length of 8 (checksum + 2 reserved bytes) is read the same way.
         if (length !== 6 && length !== 8) this.invalid(at, length, end, `PE Checksum must have length 6, has ${length}`);
         return { kind: 'peChecksum', type, offset: at, value: this.u16(v) };
-      case ParamType.handleResolutionOption:
-        exact(8);
+      case PARAM.handleResolutionOption:
+        this.exact(type, at, length, 8);
         return { kind: 'handleResolutionOption', type, offset: at, value: this.u32(v) };
-      case ParamType.peStatus:
+      case PARAM.peStatus:
         return { kind: 'peStatus', type, offset: at, value: this.peStatus(at, length) };
       default:
         return this.unknown(type, at, length, depth);
@@ -239,16 +253,16 @@ class Reader {
     const action = unknownParamAction(type);
     const tlv = this.buf.slice(at, at + length);
     const what = `unrecognized parameter type 0x${type.toString(16).padStart(4, '0')}`;
-    if (action === UnknownAction.stop) {
+    if (action === UNKNOWN_ACTION.stop) {
       throw new DecodeFailure({ offset: at, reason: `${what} (action bits 00: stop, discard silently)`, rule: RULE_UNKNOWN_PARAM, action: 'drop' });
     }
-    if (action === UnknownAction.stopAndReport) {
+    if (action === UNKNOWN_ACTION.stopAndReport) {
       throw new DecodeFailure({
         offset: at,
         reason: `${what} (action bits 01: stop, discard, report)`,
         rule: RULE_UNKNOWN_PARAM,
         action: 'reply',
-        cause: { code: Cause.unrecognizedParameter, data: tlv },
+        cause: { code: CAUSE.unrecognizedParameter, data: tlv },
       });
     }
     this.unrecognized.push({ type, value: tlv.slice(4), nested: depth > 1 });
@@ -258,8 +272,8 @@ class Reader {
   private transport(type: number, at: number, length: number, depth: number): UserTransport {
     const v = at + 4;
     const end = at + length;
-    if (type === ParamType.opaqueTransport) return { kind: 'opaque', data: this.buf.slice(v, end) };
-    const fixed = type === ParamType.dccpTransport ? 8 : 4;
+    if (type === PARAM.opaqueTransport) return { kind: 'opaque', data: this.buf.slice(v, end) };
+    const fixed = type === PARAM.dccpTransport ? 8 : 4;
     if (length < 4 + fixed) this.invalid(at, length, end, `transport parameter 0x${type.toString(16)} shorter than its ${fixed} fixed bytes`);
     const port = this.u16(v);
     const second = this.u16(v + 2);
@@ -270,7 +284,7 @@ class Reader {
       addresses.push(p.value);
     }
     if (addresses.length === 0) this.invalid(at, length, end, 'transport parameter without an address');
-    if (type === ParamType.sctpTransport) {
+    if (type === PARAM.sctpTransport) {
       if (addresses.length > this.limits.maxAddressesPerTransport) {
         this.invalid(at, length, end, `SCTP transport with ${addresses.length} addresses, above the limit of ${this.limits.maxAddressesPerTransport}`, RULE_LIMIT);
       }
@@ -280,12 +294,12 @@ class Reader {
     if (addresses.length !== 1) this.invalid(at, length, end, `transport parameter 0x${type.toString(16)} must carry exactly one address, has ${addresses.length}`);
     const address = addresses[0] ?? '';
     switch (type) {
-      case ParamType.tcpTransport:
+      case PARAM.tcpTransport:
         if (second > 1) this.invalid(at, length, end, `transport use ${second} is neither 0 (data only) nor 1 (data plus control)`);
         return { kind: 'tcp', port, transportUse: second, address };
-      case ParamType.udpTransport:
+      case PARAM.udpTransport:
         return { kind: 'udp', port, reserved: second, address };
-      case ParamType.udpLiteTransport:
+      case PARAM.udpLiteTransport:
         return { kind: 'udpLite', port, reserved: second, address };
       default:
         return { kind: 'dccp', port, reserved: second, serviceCode: this.u32(v + 4), address };
@@ -297,17 +311,16 @@ class Reader {
     const end = at + length;
     if (length < 8) this.invalid(at, length, end, 'policy parameter shorter than its 4-byte policy type');
     const type = this.u32(v);
-    if (!isValidPolicyType(type)) this.invalid(at, length, end, `policy type 0x${type.toString(16).padStart(8, '0')} is reserved as invalid (RFC 5356 §3)`);
-    const definition = policyDefinition(type);
+    if (!isValidPolicy(type)) this.invalid(at, length, end, `policy type 0x${type.toString(16).padStart(8, '0')} is reserved as invalid (RFC 5356 §3)`);
+    const definition = policyDefinitionOf(type);
     if (!definition) {
       return length > 8 ? { type, value: this.buf.slice(v + 4, end) } : { type };
     }
     const expected = 8 + 4 * definition.fields.length;
     if (length !== expected) this.invalid(at, length, end, `${definition.name} policy must have length ${expected}, has ${length}`);
     const policy: { -readonly [K in keyof Policy]: Policy[K] } = { type };
-    definition.fields.forEach((field, i) => {
-      policy[field] = this.u32(v + 4 + 4 * i);
-    });
+    const fields = definition.fields;
+    for (let i = 0; i < fields.length; i++) policy[fields[i] as PolicyField] = this.u32(v + 4 + 4 * i);
     return policy;
   }
 
@@ -321,20 +334,28 @@ class Reader {
         reason: `more than ${this.limits.maxPoolElementsPerMessage} Pool Element parameters in one message`,
         rule: RULE_LIMIT,
         action: 'reply',
-        cause: { code: Cause.lackOfResources },
+        cause: { code: CAUSE.lackOfResources },
       });
     }
     const registrationLife = this.view.getInt32(v + 8);
     if (registrationLife < -1) this.invalid(at, length, end, `registration life ${registrationLife} is negative but not -1 (infinite)`);
     const nested = this.params(v + 12, end, depth + 1);
-    const [user, policy, asap, extra] = nested;
+    const user = nested[0];
+    const policy = nested[1];
+    const asap = nested[2];
+    const extra = nested[3];
     if (user?.kind !== 'transport') this.invalid(at, length, end, 'Pool Element must start with a user transport parameter');
     if (policy?.kind !== 'policy') this.invalid(at, length, end, 'Pool Element must hold a policy parameter after its user transport');
     if (extra !== undefined || (asap !== undefined && (asap.kind !== 'transport' || !isServerTransport(asap.value)))) {
       this.invalid(at, length, end, 'Pool Element may end with one SCTP or TCP ASAP transport parameter, nothing else');
     }
-    const base = { id: this.u32(v), homeServerId: this.u32(v + 4), registrationLife, userTransport: user.value, policy: policy.value };
-    return asap?.kind === 'transport' && isServerTransport(asap.value) ? { ...base, asapTransport: asap.value } : base;
+    const id = this.u32(v);
+    const homeServerId = this.u32(v + 4);
+    // Two literal shapes rather than a spread: object spread was the hottest line of the whole decoder.
+    if (asap?.kind === 'transport' && isServerTransport(asap.value)) {
+      return { id, homeServerId, registrationLife, userTransport: user.value, policy: policy.value, asapTransport: asap.value };
+    }
+    return { id, homeServerId, registrationLife, userTransport: user.value, policy: policy.value };
   }
 
   private operationError(at: number, length: number, depth: number): ErrorCause[] {
@@ -349,10 +370,10 @@ class Reader {
       if (causeLength < 4 || pos + causeLength > end) this.invalid(at, length, end, `error cause 0x${code.toString(16)} has impossible length ${causeLength}`);
       const infoStart = pos + 4;
       const infoEnd = pos + causeLength;
-      if (code === Cause.inconsistentPoolingPolicy || code === Cause.inconsistentTransportType) {
+      if (code === CAUSE.inconsistentPoolingPolicy || code === CAUSE.inconsistentTransportType) {
         const inner = this.params(infoStart, infoEnd, depth + 2);
         const only = inner[0];
-        if (code === Cause.inconsistentPoolingPolicy) {
+        if (code === CAUSE.inconsistentPoolingPolicy) {
           if (inner.length !== 1 || only?.kind !== 'policy') this.invalid(at, length, end, 'cause 0x5 (Inconsistent Pooling Policy) must carry exactly one policy parameter');
           causes.push({ code, policy: only.value });
         } else {
@@ -414,7 +435,7 @@ class ParamSet {
     private readonly list: readonly DecodedParam[],
     private readonly messageEnd: number,
   ) {
-    this.used = list.map(() => false);
+    this.used = new Array<boolean>(list.length).fill(false);
   }
 
   optional<K extends ParamKind>(kind: K): ValueOf[K] | undefined {
@@ -437,7 +458,7 @@ class ParamSet {
         reason: `mandatory ${PARAM_LABEL[kind]} parameter is missing`,
         rule: 'RFC 5352 §2.2 / RFC 5353 §2 (message contents)',
         action: 'reply',
-        cause: { code: Cause.invalidValues },
+        cause: { code: CAUSE.invalidValues },
       });
     }
     return value;
@@ -445,7 +466,13 @@ class ParamSet {
 
   all<K extends ParamKind>(kind: K): ValueOf[K][] {
     const out: ValueOf[K][] = [];
-    for (let v = this.optional(kind); v !== undefined; v = this.optional(kind)) out.push(v);
+    for (let i = 0; i < this.list.length; i++) {
+      const p = this.list[i];
+      if (p && !this.used[i] && p.kind === kind) {
+        this.used[i] = true;
+        out.push(p.value as unknown as ValueOf[K]);
+      }
+    }
     return out;
   }
 
@@ -460,55 +487,58 @@ class ParamSet {
   }
 }
 
+function paramSet(reader: Reader, start: number, end: number): ParamSet {
+  return new ParamSet(reader, reader.params(start, end, 1), end);
+}
+
 function withUnrecognized<T extends Message>(message: T, reader: Reader): T {
   return reader.unrecognized.length > 0 ? { ...message, unrecognized: reader.unrecognized } : message;
 }
 
 function decodeAsap(reader: Reader, type: number, flags: number, end: number): AsapMessage | undefined {
-  const set = (start: number): ParamSet => new ParamSet(reader, reader.params(start, end, 1), end);
   let m: AsapMessage;
   switch (type) {
-    case AsapType.registration: {
-      const p = set(4);
+    case ASAP.registration: {
+      const p = paramSet(reader, 4, end);
       m = { protocol: 'asap', type: 'registration', poolHandle: p.required('poolHandle'), poolElement: p.required('poolElement') };
       p.done();
       break;
     }
-    case AsapType.deregistration:
-    case AsapType.endpointKeepAliveAck:
-    case AsapType.endpointUnreachable: {
-      const p = set(4);
+    case ASAP.deregistration:
+    case ASAP.endpointKeepAliveAck:
+    case ASAP.endpointUnreachable: {
+      const p = paramSet(reader, 4, end);
       const poolHandle = p.required('poolHandle');
       const peId = p.required('peIdentifier');
       p.done();
-      const name = type === AsapType.deregistration ? 'deregistration' : type === AsapType.endpointKeepAliveAck ? 'endpointKeepAliveAck' : 'endpointUnreachable';
+      const name = type === ASAP.deregistration ? 'deregistration' : type === ASAP.endpointKeepAliveAck ? 'endpointKeepAliveAck' : 'endpointUnreachable';
       m = { protocol: 'asap', type: name, poolHandle, peId };
       break;
     }
-    case AsapType.registrationResponse:
-    case AsapType.deregistrationResponse: {
-      const p = set(4);
+    case ASAP.registrationResponse:
+    case ASAP.deregistrationResponse: {
+      const p = paramSet(reader, 4, end);
       const poolHandle = p.required('poolHandle');
       const peId = p.required('peIdentifier');
       const error = p.optional('operationError');
       p.done();
-      if (type === AsapType.registrationResponse) {
-        m = { protocol: 'asap', type: 'registrationResponse', reject: (flags & Flag.reject) !== 0, poolHandle, peId, ...(error ? { error } : {}) };
+      if (type === ASAP.registrationResponse) {
+        m = { protocol: 'asap', type: 'registrationResponse', reject: (flags & FLAG.reject) !== 0, poolHandle, peId, ...(error ? { error } : {}) };
       } else {
         m = { protocol: 'asap', type: 'deregistrationResponse', poolHandle, peId, ...(error ? { error } : {}) };
       }
       break;
     }
-    case AsapType.handleResolution: {
-      const p = set(4);
+    case ASAP.handleResolution: {
+      const p = paramSet(reader, 4, end);
       const poolHandle = p.required('poolHandle');
       const items = p.optional('handleResolutionOption');
       p.done();
-      m = { protocol: 'asap', type: 'handleResolution', subscribe: (flags & Flag.subscribe) !== 0, poolHandle, ...(items !== undefined ? { items } : {}) };
+      m = { protocol: 'asap', type: 'handleResolution', subscribe: (flags & FLAG.subscribe) !== 0, poolHandle, ...(items !== undefined ? { items } : {}) };
       break;
     }
-    case AsapType.handleResolutionResponse: {
-      const p = set(4);
+    case ASAP.handleResolutionResponse: {
+      const p = paramSet(reader, 4, end);
       const poolHandle = p.required('poolHandle');
       const overallPolicy = p.optional('policy');
       const poolElements = p.all('poolElement');
@@ -518,7 +548,7 @@ function decodeAsap(reader: Reader, type: number, flags: number, end: number): A
       m = {
         protocol: 'asap',
         type: 'handleResolutionResponse',
-        accepted: (flags & Flag.accepted) !== 0,
+        accepted: (flags & FLAG.accepted) !== 0,
         poolHandle,
         ...(overallPolicy ? { overallPolicy } : {}),
         poolElements,
@@ -527,18 +557,18 @@ function decodeAsap(reader: Reader, type: number, flags: number, end: number): A
       };
       break;
     }
-    case AsapType.endpointKeepAlive: {
+    case ASAP.endpointKeepAlive: {
       if (end < 8) reader.invalid(0, end, end, 'ASAP_ENDPOINT_KEEP_ALIVE shorter than its server identifier', RULE_HEADER);
-      const p = set(8);
+      const p = paramSet(reader, 8, end);
       const poolHandle = p.required('poolHandle');
       const peId = p.optional('peIdentifier');
       p.done();
-      m = { protocol: 'asap', type: 'endpointKeepAlive', home: (flags & Flag.home) !== 0, serverId: reader.u32(4), poolHandle, ...(peId !== undefined ? { peId } : {}) };
+      m = { protocol: 'asap', type: 'endpointKeepAlive', home: (flags & FLAG.home) !== 0, serverId: reader.u32(4), poolHandle, ...(peId !== undefined ? { peId } : {}) };
       break;
     }
-    case AsapType.serverAnnounce: {
+    case ASAP.serverAnnounce: {
       if (end < 8) reader.invalid(0, end, end, 'ASAP_SERVER_ANNOUNCE shorter than its server identifier', RULE_HEADER);
-      const p = set(8);
+      const p = paramSet(reader, 8, end);
       const transports = p.all('transport');
       p.done();
       for (const t of transports) {
@@ -547,24 +577,24 @@ function decodeAsap(reader: Reader, type: number, flags: number, end: number): A
       m = { protocol: 'asap', type: 'serverAnnounce', serverId: reader.u32(4), transports: transports.filter(isServerTransport) };
       break;
     }
-    case AsapType.cookie:
-    case AsapType.cookieEcho: {
-      const p = set(4);
+    case ASAP.cookie:
+    case ASAP.cookieEcho: {
+      const p = paramSet(reader, 4, end);
       const cookie = p.required('cookie');
       p.done();
-      m = { protocol: 'asap', type: type === AsapType.cookie ? 'cookie' : 'cookieEcho', cookie };
+      m = { protocol: 'asap', type: type === ASAP.cookie ? 'cookie' : 'cookieEcho', cookie };
       break;
     }
-    case AsapType.businessCard: {
-      const p = set(4);
+    case ASAP.businessCard: {
+      const p = paramSet(reader, 4, end);
       const poolHandle = p.required('poolHandle');
       const poolElements = p.all('poolElement');
       p.done();
       m = { protocol: 'asap', type: 'businessCard', poolHandle, poolElements };
       break;
     }
-    case AsapType.error: {
-      const p = set(4);
+    case ASAP.error: {
+      const p = paramSet(reader, 4, end);
       const error = p.required('operationError');
       p.done();
       m = { protocol: 'asap', type: 'error', error };
@@ -577,31 +607,30 @@ function decodeAsap(reader: Reader, type: number, flags: number, end: number): A
 }
 
 function decodeEnrp(reader: Reader, type: number, flags: number, end: number): EnrpMessage | undefined {
-  if (type < EnrpType.presence || type > EnrpType.error) return undefined;
+  if (type < ENRP.presence || type > ENRP.error) return undefined;
   if (end < 12) reader.invalid(0, end, end, 'ENRP message shorter than its sending and receiving server identifiers (12 bytes)', RULE_HEADER);
   const ids = { protocol: 'enrp' as const, senderServerId: reader.u32(4), receiverServerId: reader.u32(8) };
-  const set = (start: number): ParamSet => new ParamSet(reader, reader.params(start, end, 1), end);
   let m: EnrpMessage;
   switch (type) {
-    case EnrpType.presence: {
-      const p = set(12);
+    case ENRP.presence: {
+      const p = paramSet(reader, 12, end);
       const peChecksum = p.optional('peChecksum');
       const serverInformation = p.optional('serverInformation');
       p.done();
       m = {
         ...ids,
         type: 'presence',
-        replyRequired: (flags & Flag.replyRequired) !== 0,
+        replyRequired: (flags & FLAG.replyRequired) !== 0,
         ...(peChecksum !== undefined ? { peChecksum } : {}),
         ...(serverInformation ? { serverInformation } : {}),
       };
       break;
     }
-    case EnrpType.handleTableRequest:
-      set(12).done();
-      m = { ...ids, type: 'handleTableRequest', ownChildrenOnly: (flags & Flag.ownChildrenOnly) !== 0 };
+    case ENRP.handleTableRequest:
+      paramSet(reader, 12, end).done();
+      m = { ...ids, type: 'handleTableRequest', ownChildrenOnly: (flags & FLAG.ownChildrenOnly) !== 0 };
       break;
-    case EnrpType.handleTableResponse: {
+    case ENRP.handleTableResponse: {
       // Order matters here: each Pool Handle is followed by the Pool Elements of that pool.
       const pools: { poolHandle: Uint8Array; poolElements: PoolElement[] }[] = [];
       for (const param of reader.params(12, end, 1)) {
@@ -612,42 +641,42 @@ function decodeEnrp(reader: Reader, type: number, flags: number, end: number): E
       for (const pool of pools) {
         if (pool.poolElements.length === 0) reader.invalid(12, end - 12, end, 'a pool entry without any Pool Element', 'RFC 5353 §2.3.3');
       }
-      m = { ...ids, type: 'handleTableResponse', moreToSend: (flags & Flag.moreToSend) !== 0, reject: (flags & Flag.reject) !== 0, pools: pools as PoolEntry[] };
+      m = { ...ids, type: 'handleTableResponse', moreToSend: (flags & FLAG.moreToSend) !== 0, reject: (flags & FLAG.reject) !== 0, pools: pools as PoolEntry[] };
       break;
     }
-    case EnrpType.handleUpdate: {
+    case ENRP.handleUpdate: {
       if (end < 16) reader.invalid(0, end, end, 'ENRP_HANDLE_UPDATE shorter than its update action', RULE_HEADER);
       const updateAction = reader.u16(12);
       if (updateAction > 1) reader.invalid(12, 4, end, `update action ${updateAction} is neither ADD_PE (0) nor DEL_PE (1)`, 'RFC 5353 §2.3.4');
-      const p = set(16);
+      const p = paramSet(reader, 16, end);
       const poolHandle = p.required('poolHandle');
       const poolElement = p.required('poolElement');
       p.done();
-      m = { ...ids, type: 'handleUpdate', takeoverSuggested: (flags & Flag.takeoverSuggested) !== 0, updateAction, poolHandle, poolElement };
+      m = { ...ids, type: 'handleUpdate', takeoverSuggested: (flags & FLAG.takeoverSuggested) !== 0, updateAction, poolHandle, poolElement };
       break;
     }
-    case EnrpType.listRequest:
-      set(12).done();
+    case ENRP.listRequest:
+      paramSet(reader, 12, end).done();
       m = { ...ids, type: 'listRequest' };
       break;
-    case EnrpType.listResponse: {
-      const p = set(12);
+    case ENRP.listResponse: {
+      const p = paramSet(reader, 12, end);
       const servers = p.all('serverInformation');
       p.done();
-      m = { ...ids, type: 'listResponse', reject: (flags & Flag.reject) !== 0, servers };
+      m = { ...ids, type: 'listResponse', reject: (flags & FLAG.reject) !== 0, servers };
       break;
     }
-    case EnrpType.initTakeover:
-    case EnrpType.initTakeoverAck:
-    case EnrpType.takeoverServer: {
+    case ENRP.initTakeover:
+    case ENRP.initTakeoverAck:
+    case ENRP.takeoverServer: {
       if (end < 16) reader.invalid(0, end, end, 'takeover message shorter than its target server identifier', RULE_HEADER);
-      set(16).done();
-      const name = type === EnrpType.initTakeover ? 'initTakeover' : type === EnrpType.initTakeoverAck ? 'initTakeoverAck' : 'takeoverServer';
+      paramSet(reader, 16, end).done();
+      const name = type === ENRP.initTakeover ? 'initTakeover' : type === ENRP.initTakeoverAck ? 'initTakeoverAck' : 'takeoverServer';
       m = { ...ids, type: name, targetServerId: reader.u32(12) };
       break;
     }
     default: {
-      const p = set(12);
+      const p = paramSet(reader, 12, end);
       const error = p.required('operationError');
       p.done();
       m = { ...ids, type: 'error', error };
@@ -655,6 +684,10 @@ function decodeEnrp(reader: Reader, type: number, flags: number, end: number): E
     }
   }
   return withUnrecognized(m, reader);
+}
+
+function headerError(protocol: Protocol, messageType: number, offset: number, reason: string, rule = RULE_HEADER): DecodeResult {
+  return err({ protocol, offset, messageType, reason, rule, action: 'reply', cause: { code: CAUSE.invalidValues } });
 }
 
 /**
@@ -672,17 +705,15 @@ export function decodeMessage(protocol: Protocol, bytes: Uint8Array, limits: Wir
     messageType = type;
     const flags = bytes[1] ?? 0;
     const length = reader.u16(2);
-    const fail = (offset: number, reason: string, rule = RULE_HEADER): DecodeResult =>
-      err({ protocol, offset, messageType: type, reason, rule, action: 'reply', cause: { code: Cause.invalidValues } });
-    if (bytes.length > limits.maxMessageSize) return fail(0, `message of ${bytes.length} bytes is above the limit of ${limits.maxMessageSize}`, RULE_LIMIT);
-    if (length < 4) return fail(2, `message length ${length} is below the 4-byte header`);
-    if (length > bytes.length) return fail(2, `message length ${length} but only ${bytes.length} bytes present`);
-    if (bytes.length > ((length + 3) & ~3)) return fail(length, `${bytes.length - length} bytes after a message of length ${length}, more than its padding`);
+    if (bytes.length > limits.maxMessageSize) return headerError(protocol, type, 0, `message of ${bytes.length} bytes is above the limit of ${limits.maxMessageSize}`, RULE_LIMIT);
+    if (length < 4) return headerError(protocol, type, 2, `message length ${length} is below the 4-byte header`);
+    if (length > bytes.length) return headerError(protocol, type, 2, `message length ${length} but only ${bytes.length} bytes present`);
+    if (bytes.length > ((length + 3) & ~3)) return headerError(protocol, type, length, `${bytes.length - length} bytes after a message of length ${length}, more than its padding`);
     const message = protocol === 'asap' ? decodeAsap(reader, type, flags, length) : decodeEnrp(reader, type, flags, length);
     if (message) return ok(message);
     const action = unknownMessageAction(type);
     const what = `unrecognized ${protocol.toUpperCase()} message type 0x${type.toString(16).padStart(2, '0')}`;
-    if (action === UnknownAction.stopAndReport) {
+    if (action === UNKNOWN_ACTION.stopAndReport) {
       return err({
         protocol,
         offset: 0,
@@ -690,7 +721,7 @@ export function decodeMessage(protocol: Protocol, bytes: Uint8Array, limits: Wir
         reason: `${what} (action bits 01: discard, report)`,
         rule: RULE_UNKNOWN_MESSAGE,
         action: 'reply',
-        cause: { code: Cause.unrecognizedMessage, data: bytes.slice(0, length) },
+        cause: { code: CAUSE.unrecognizedMessage, data: bytes.slice(0, length) },
       });
     }
     return err({ protocol, offset: 0, messageType: type, reason: `${what} (action bits ${action.toString(2).padStart(2, '0')}: discard silently)`, rule: RULE_UNKNOWN_MESSAGE, action: 'drop' });
@@ -715,13 +746,13 @@ export function decodeMessage(protocol: Protocol, bytes: Uint8Array, limits: Wir
 export function reportsFor(message: Message): ErrorCause[] {
   const causes: ErrorCause[] = [];
   for (const p of message.unrecognized ?? []) {
-    if (unknownParamAction(p.type) !== UnknownAction.skipAndReport) continue;
+    if (unknownParamAction(p.type) !== UNKNOWN_ACTION.skipAndReport) continue;
     const tlv = new Uint8Array(4 + p.value.length);
     const view = new DataView(tlv.buffer);
     view.setUint16(0, p.type);
     view.setUint16(2, 4 + p.value.length);
     tlv.set(p.value, 4);
-    causes.push({ code: Cause.unrecognizedParameter, data: tlv });
+    causes.push({ code: CAUSE.unrecognizedParameter, data: tlv });
   }
   return causes;
 }

@@ -20,6 +20,14 @@ import type {
   UserTransport,
 } from './types.js';
 
+// Imported bindings aliased once (see decoder.ts: getter calls under a transpiling loader).
+const ASAP = AsapType;
+const ENRP = EnrpType;
+const FLAG = Flag;
+const PARAM = ParamType;
+const policyDefinitionOf = policyDefinition;
+const parseAddress = parseIpAddress;
+
 const textEncoder = new TextEncoder();
 
 function checkUint(value: number, bits: 8 | 16 | 32, what: string): number {
@@ -29,9 +37,9 @@ function checkUint(value: number, bits: 8 | 16 | 32, what: string): number {
 }
 
 function writeAddress(w: ByteWriter, text: string): void {
-  const parsed = parseIpAddress(text);
+  const parsed = parseAddress(text);
   if (!parsed) throw new RangeError(`not an IPv4 or IPv6 address: ${JSON.stringify(text)}`);
-  const start = w.begin(parsed.family === 4 ? ParamType.ipv4Address : ParamType.ipv6Address);
+  const start = w.begin(parsed.family === 4 ? PARAM.ipv4Address : PARAM.ipv6Address);
   w.bytes(parsed.bytes);
   w.end(start);
 }
@@ -39,7 +47,7 @@ function writeAddress(w: ByteWriter, text: string): void {
 export function writeTransport(w: ByteWriter, transport: UserTransport): void {
   switch (transport.kind) {
     case 'sctp': {
-      const start = w.begin(ParamType.sctpTransport);
+      const start = w.begin(PARAM.sctpTransport);
       w.u16(checkUint(transport.port, 16, 'SCTP port'));
       w.u16(checkUint(transport.transportUse, 16, 'transport use'));
       if (transport.addresses.length === 0) throw new RangeError('an SCTP transport needs at least one address');
@@ -48,7 +56,7 @@ export function writeTransport(w: ByteWriter, transport: UserTransport): void {
       return;
     }
     case 'tcp': {
-      const start = w.begin(ParamType.tcpTransport);
+      const start = w.begin(PARAM.tcpTransport);
       w.u16(checkUint(transport.port, 16, 'TCP port'));
       w.u16(checkUint(transport.transportUse, 16, 'transport use'));
       writeAddress(w, transport.address);
@@ -57,7 +65,7 @@ export function writeTransport(w: ByteWriter, transport: UserTransport): void {
     }
     case 'udp':
     case 'udpLite': {
-      const start = w.begin(transport.kind === 'udp' ? ParamType.udpTransport : ParamType.udpLiteTransport);
+      const start = w.begin(transport.kind === 'udp' ? PARAM.udpTransport : PARAM.udpLiteTransport);
       w.u16(checkUint(transport.port, 16, 'UDP port'));
       w.u16(checkUint(transport.reserved, 16, 'reserved'));
       writeAddress(w, transport.address);
@@ -65,7 +73,7 @@ export function writeTransport(w: ByteWriter, transport: UserTransport): void {
       return;
     }
     case 'dccp': {
-      const start = w.begin(ParamType.dccpTransport);
+      const start = w.begin(PARAM.dccpTransport);
       w.u16(checkUint(transport.port, 16, 'DCCP port'));
       w.u16(checkUint(transport.reserved, 16, 'reserved'));
       w.u32(checkUint(transport.serviceCode, 32, 'DCCP service code'));
@@ -74,7 +82,7 @@ export function writeTransport(w: ByteWriter, transport: UserTransport): void {
       return;
     }
     case 'opaque': {
-      const start = w.begin(ParamType.opaqueTransport);
+      const start = w.begin(PARAM.opaqueTransport);
       w.bytes(transport.data);
       w.end(start);
       return;
@@ -83,9 +91,9 @@ export function writeTransport(w: ByteWriter, transport: UserTransport): void {
 }
 
 export function writePolicy(w: ByteWriter, policy: Policy): void {
-  const start = w.begin(ParamType.policy);
+  const start = w.begin(PARAM.policy);
   w.u32(checkUint(policy.type, 32, 'policy type'));
-  const definition = policyDefinition(policy.type);
+  const definition = policyDefinitionOf(policy.type);
   if (definition) {
     for (const field of definition.fields) w.u32(checkUint(policy[field] ?? 0, 32, field));
   } else if (policy.value) {
@@ -95,19 +103,19 @@ export function writePolicy(w: ByteWriter, policy: Policy): void {
 }
 
 function writePoolHandle(w: ByteWriter, handle: Uint8Array): void {
-  const start = w.begin(ParamType.poolHandle);
+  const start = w.begin(PARAM.poolHandle);
   w.bytes(handle);
   w.end(start);
 }
 
 function writePeIdentifier(w: ByteWriter, id: number): void {
-  const start = w.begin(ParamType.peIdentifier);
+  const start = w.begin(PARAM.peIdentifier);
   w.u32(checkUint(id, 32, 'PE identifier'));
   w.end(start);
 }
 
 export function writePoolElement(w: ByteWriter, pe: PoolElement): void {
-  const start = w.begin(ParamType.poolElement);
+  const start = w.begin(PARAM.poolElement);
   w.u32(checkUint(pe.id, 32, 'PE identifier'));
   w.u32(checkUint(pe.homeServerId, 32, 'home server identifier'));
   if (!Number.isInteger(pe.registrationLife) || pe.registrationLife < -1 || pe.registrationLife > 0x7fffffff) {
@@ -121,14 +129,14 @@ export function writePoolElement(w: ByteWriter, pe: PoolElement): void {
 }
 
 function writeServerInformation(w: ByteWriter, info: ServerInformation): void {
-  const start = w.begin(ParamType.serverInformation);
+  const start = w.begin(PARAM.serverInformation);
   w.u32(checkUint(info.serverId, 32, 'server identifier'));
   writeTransport(w, info.transport);
   w.end(start);
 }
 
 function writeOperationError(w: ByteWriter, causes: readonly ErrorCause[]): void {
-  const start = w.begin(ParamType.operationError);
+  const start = w.begin(PARAM.operationError);
   for (const cause of causes) {
     const causeStart = w.begin(checkUint(cause.code, 16, 'cause code'));
     if (cause.policy) writePolicy(w, cause.policy);
@@ -140,13 +148,13 @@ function writeOperationError(w: ByteWriter, causes: readonly ErrorCause[]): void
 }
 
 function writeCookie(w: ByteWriter, cookie: Uint8Array): void {
-  const start = w.begin(ParamType.cookie);
+  const start = w.begin(PARAM.cookie);
   w.bytes(cookie);
   w.end(start);
 }
 
 export function writePeStatus(w: ByteWriter, status: PeStatus): void {
-  const start = w.begin(ParamType.peStatus);
+  const start = w.begin(PARAM.peStatus);
   w.u32(checkUint(status.peId, 32, 'PE identifier'));
   w.u8(checkUint(status.status, 8, 'status'));
   w.u8(checkUint(status.reason, 8, 'reason'));
@@ -175,14 +183,14 @@ function writeUnrecognized(w: ByteWriter, params: readonly UnrecognizedParameter
 function writeAsap(w: ByteWriter, m: AsapMessage): void {
   switch (m.type) {
     case 'registration':
-      w.u8(AsapType.registration);
+      w.u8(ASAP.registration);
       w.u8(0);
       w.u16(0);
       writePoolHandle(w, m.poolHandle);
       writePoolElement(w, m.poolElement);
       break;
     case 'deregistration':
-      w.u8(AsapType.deregistration);
+      w.u8(ASAP.deregistration);
       w.u8(0);
       w.u16(0);
       writePoolHandle(w, m.poolHandle);
@@ -190,27 +198,27 @@ function writeAsap(w: ByteWriter, m: AsapMessage): void {
       break;
     case 'registrationResponse':
     case 'deregistrationResponse':
-      w.u8(m.type === 'registrationResponse' ? AsapType.registrationResponse : AsapType.deregistrationResponse);
-      w.u8(m.type === 'registrationResponse' && m.reject ? Flag.reject : 0);
+      w.u8(m.type === 'registrationResponse' ? ASAP.registrationResponse : ASAP.deregistrationResponse);
+      w.u8(m.type === 'registrationResponse' && m.reject ? FLAG.reject : 0);
       w.u16(0);
       writePoolHandle(w, m.poolHandle);
       writePeIdentifier(w, m.peId);
       if (m.error) writeOperationError(w, m.error);
       break;
     case 'handleResolution':
-      w.u8(AsapType.handleResolution);
-      w.u8(m.subscribe ? Flag.subscribe : 0);
+      w.u8(ASAP.handleResolution);
+      w.u8(m.subscribe ? FLAG.subscribe : 0);
       w.u16(0);
       writePoolHandle(w, m.poolHandle);
       if (m.items !== undefined) {
-        const start = w.begin(ParamType.handleResolutionOption);
+        const start = w.begin(PARAM.handleResolutionOption);
         w.u32(checkUint(m.items, 32, 'items'));
         w.end(start);
       }
       break;
     case 'handleResolutionResponse':
-      w.u8(AsapType.handleResolutionResponse);
-      w.u8(m.accepted ? Flag.accepted : 0);
+      w.u8(ASAP.handleResolutionResponse);
+      w.u8(m.accepted ? FLAG.accepted : 0);
       w.u16(0);
       writePoolHandle(w, m.poolHandle);
       if (m.overallPolicy) writePolicy(w, m.overallPolicy);
@@ -219,8 +227,8 @@ function writeAsap(w: ByteWriter, m: AsapMessage): void {
       for (const status of m.peStatus) writePeStatus(w, status);
       break;
     case 'endpointKeepAlive':
-      w.u8(AsapType.endpointKeepAlive);
-      w.u8(m.home ? Flag.home : 0);
+      w.u8(ASAP.endpointKeepAlive);
+      w.u8(m.home ? FLAG.home : 0);
       w.u16(0);
       w.u32(checkUint(m.serverId, 32, 'server identifier'));
       writePoolHandle(w, m.poolHandle);
@@ -228,14 +236,14 @@ function writeAsap(w: ByteWriter, m: AsapMessage): void {
       break;
     case 'endpointKeepAliveAck':
     case 'endpointUnreachable':
-      w.u8(m.type === 'endpointKeepAliveAck' ? AsapType.endpointKeepAliveAck : AsapType.endpointUnreachable);
+      w.u8(m.type === 'endpointKeepAliveAck' ? ASAP.endpointKeepAliveAck : ASAP.endpointUnreachable);
       w.u8(0);
       w.u16(0);
       writePoolHandle(w, m.poolHandle);
       writePeIdentifier(w, m.peId);
       break;
     case 'serverAnnounce':
-      w.u8(AsapType.serverAnnounce);
+      w.u8(ASAP.serverAnnounce);
       w.u8(0);
       w.u16(0);
       w.u32(checkUint(m.serverId, 32, 'server identifier'));
@@ -243,20 +251,20 @@ function writeAsap(w: ByteWriter, m: AsapMessage): void {
       break;
     case 'cookie':
     case 'cookieEcho':
-      w.u8(m.type === 'cookie' ? AsapType.cookie : AsapType.cookieEcho);
+      w.u8(m.type === 'cookie' ? ASAP.cookie : ASAP.cookieEcho);
       w.u8(0);
       w.u16(0);
       writeCookie(w, m.cookie);
       break;
     case 'businessCard':
-      w.u8(AsapType.businessCard);
+      w.u8(ASAP.businessCard);
       w.u8(0);
       w.u16(0);
       writePoolHandle(w, m.poolHandle);
       for (const pe of m.poolElements) writePoolElement(w, pe);
       break;
     case 'error':
-      w.u8(AsapType.error);
+      w.u8(ASAP.error);
       w.u8(0);
       w.u16(0);
       writeOperationError(w, m.error);
@@ -275,46 +283,46 @@ function enrpHeader(w: ByteWriter, type: number, flags: number, m: EnrpMessage):
 function writeEnrp(w: ByteWriter, m: EnrpMessage): void {
   switch (m.type) {
     case 'presence':
-      enrpHeader(w, EnrpType.presence, m.replyRequired ? Flag.replyRequired : 0, m);
+      enrpHeader(w, ENRP.presence, m.replyRequired ? FLAG.replyRequired : 0, m);
       if (m.peChecksum !== undefined) {
-        const start = w.begin(ParamType.peChecksum);
+        const start = w.begin(PARAM.peChecksum);
         w.u16(checkUint(m.peChecksum, 16, 'PE checksum'));
         w.end(start);
       }
       if (m.serverInformation) writeServerInformation(w, m.serverInformation);
       break;
     case 'handleTableRequest':
-      enrpHeader(w, EnrpType.handleTableRequest, m.ownChildrenOnly ? Flag.ownChildrenOnly : 0, m);
+      enrpHeader(w, ENRP.handleTableRequest, m.ownChildrenOnly ? FLAG.ownChildrenOnly : 0, m);
       break;
     case 'handleTableResponse':
-      enrpHeader(w, EnrpType.handleTableResponse, (m.reject ? Flag.reject : 0) | (m.moreToSend ? Flag.moreToSend : 0), m);
+      enrpHeader(w, ENRP.handleTableResponse, (m.reject ? FLAG.reject : 0) | (m.moreToSend ? FLAG.moreToSend : 0), m);
       for (const pool of m.pools) {
         writePoolHandle(w, pool.poolHandle);
         for (const pe of pool.poolElements) writePoolElement(w, pe);
       }
       break;
     case 'handleUpdate':
-      enrpHeader(w, EnrpType.handleUpdate, m.takeoverSuggested ? Flag.takeoverSuggested : 0, m);
+      enrpHeader(w, ENRP.handleUpdate, m.takeoverSuggested ? FLAG.takeoverSuggested : 0, m);
       w.u16(checkUint(m.updateAction, 16, 'update action'));
       w.u16(0);
       writePoolHandle(w, m.poolHandle);
       writePoolElement(w, m.poolElement);
       break;
     case 'listRequest':
-      enrpHeader(w, EnrpType.listRequest, 0, m);
+      enrpHeader(w, ENRP.listRequest, 0, m);
       break;
     case 'listResponse':
-      enrpHeader(w, EnrpType.listResponse, m.reject ? Flag.reject : 0, m);
+      enrpHeader(w, ENRP.listResponse, m.reject ? FLAG.reject : 0, m);
       for (const server of m.servers) writeServerInformation(w, server);
       break;
     case 'initTakeover':
     case 'initTakeoverAck':
     case 'takeoverServer':
-      enrpHeader(w, EnrpType[m.type], 0, m);
+      enrpHeader(w, ENRP[m.type], 0, m);
       w.u32(checkUint(m.targetServerId, 32, 'target server identifier'));
       break;
     case 'error':
-      enrpHeader(w, EnrpType.error, 0, m);
+      enrpHeader(w, ENRP.error, 0, m);
       writeOperationError(w, m.error);
       break;
   }

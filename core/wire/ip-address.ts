@@ -35,20 +35,26 @@ export function formatIpv6(buf: Uint8Array, at: number): string {
   return `${head}::${tail}`;
 }
 
-const IPV4_PATTERN = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-
+/** Dotted quad only: four decimal parts 0-255 without leading zeros (no octal or shorthand forms). */
 export function parseIpv4(text: string): Uint8Array | undefined {
-  const match = IPV4_PATTERN.exec(text);
-  if (!match) return undefined;
   const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const part = match[i + 1] ?? '';
-    if (part.length > 1 && part.startsWith('0')) return undefined;
-    const value = Number(part);
-    if (value > 255) return undefined;
-    out[i] = value;
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 0x2e;
+    if (c === 0x2e) {
+      if (digits === 0 || part > 3) return undefined;
+      out[part++] = value;
+      value = 0;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39) {
+      if (digits > 0 && value === 0) return undefined; // leading zero
+      value = value * 10 + (c - 0x30);
+      if (++digits > 3 || value > 255) return undefined;
+    } else return undefined;
   }
-  return out;
+  return part === 4 ? out : undefined;
 }
 
 export function parseIpv6(text: string): Uint8Array | undefined {

@@ -1,0 +1,21 @@
+/**
+ * `npm run bench [-- NAME ...]`: runs the named benchmarks (all when none is named) and prints one JSON
+ * line per figure on stdout. Never part of `npm test`.
+ */
+import { runWireBench } from './wire.bench.js';
+
+const benches: Record<string, () => Promise<readonly object[]> | readonly object[]> = {
+  wire: () => runWireBench(),
+};
+
+const requested = process.argv.slice(2);
+const unknown = requested.filter((name) => !(name in benches));
+if (unknown.length > 0) {
+  console.error(`unknown benchmark ${unknown.join(', ')}; known: ${Object.keys(benches).join(', ')}`);
+  process.exit(2);
+}
+for (const name of requested.length > 0 ? requested : Object.keys(benches)) {
+  const run = benches[name];
+  if (!run) continue;
+  for (const figure of await run()) console.log(JSON.stringify({ node: process.version, ...figure }));
+}
