@@ -13,7 +13,7 @@ export type Json = null | boolean | number | string | Json[] | { [key: string]: 
 
 const HEX_ID_KEYS = new Set(['id', 'homeServerId', 'peId', 'serverId', 'senderServerId', 'receiverServerId', 'targetServerId', 'replacementPeId']);
 const POLICY_KEYS = new Set(['policy', 'overallPolicy']);
-const DERIVED_KEYS = new Set(['typeCode', 'name', 'statusName', 'reasonName', 'policyName', 'causeName']);
+const DERIVED_KEYS = new Set(['typeCode', 'typeName', 'name', 'statusName', 'reasonName', 'policyName', 'causeName']);
 
 export function hex32(value: number): string {
   return `0x${value.toString(16).padStart(8, '0')}`;
@@ -26,8 +26,9 @@ function bytesToHex(bytes: Uint8Array): string {
 function isPrintable(bytes: Uint8Array): boolean {
   if (bytes.length === 0) return false;
   for (const b of bytes) if (b < 0x20 || b > 0x7e) return false;
-  // A handle that looks like our {"hex"} escape or has edge spaces is shown as hex to stay unambiguous.
-  return bytes[0] !== 0x20 && bytes[bytes.length - 1] !== 0x20;
+  // Edge spaces, or a leading "0x" (our hex form), would make the text ambiguous: such handles show as hex.
+  const startsLikeHex = bytes[0] === 0x30 && (bytes[1] === 0x78 || bytes[1] === 0x58);
+  return bytes[0] !== 0x20 && bytes[bytes.length - 1] !== 0x20 && !startsLikeHex;
 }
 
 /** A pool handle as an operator reads it: text when printable ASCII, else 0x hex. */
@@ -37,7 +38,7 @@ export function poolHandleToText(handle: Uint8Array): string {
 
 function toJson(value: unknown, key: string): Json {
   if (value instanceof Uint8Array) {
-    if (key === 'poolHandle' && isPrintable(value)) return Buffer.from(value).toString('latin1');
+    if (key === 'poolHandle') return poolHandleToText(value);
     return { hex: bytesToHex(value) };
   }
   if (Array.isArray(value)) return value.map((item) => toJson(item, key));
@@ -69,12 +70,17 @@ function toJson(value: unknown, key: string): Json {
   return out;
 }
 
+/** The RFC's name of a message type, e.g. ASAP_ENDPOINT_KEEP_ALIVE_ACK. */
+export function rfcMessageName(message: Pick<Message, 'protocol' | 'type'>): string {
+  return `${message.protocol.toUpperCase()}_${message.type.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
 export function messageToJson(message: Message): Json {
   const table: Record<string, number> = message.protocol === 'asap' ? AsapType : EnrpType;
   const code = table[message.type] ?? 0;
   const body = toJson(message, '') as { [k: string]: Json };
   const { protocol, type, ...rest } = body;
-  return { protocol: protocol ?? null, type: type ?? null, typeCode: `0x${code.toString(16).padStart(2, '0')}`, ...rest };
+  return { protocol: protocol ?? null, type: type ?? null, typeCode: `0x${code.toString(16).padStart(2, '0')}`, typeName: rfcMessageName(message), ...rest };
 }
 
 class JsonShapeError extends Error {}

@@ -1,0 +1,37 @@
+/**
+ * The `handlespace` command line: dispatches the verb to its module. Verbs return an exit status; nothing
+ * here calls process.exit, so every verb is testable in-process.
+ */
+import { decodeCommand, encodeCommand } from './codec-commands.js';
+import { processIo, type CliIo } from './io.js';
+
+export const USAGE = `Usage: handlespace <command> [options]
+
+Commands:
+  decode [--asap|--enrp] [--stream] [HEX]   decode ASAP/ENRP bytes to JSON (hex argument or stdin)
+  encode [JSON]                             encode the JSON form back to hex
+  help                                      this text
+
+Run \`handlespace <command> --help\` for a command's options.
+`;
+
+type Verb = (args: string[], io: CliIo) => Promise<number>;
+
+const verbs: Record<string, Verb> = {
+  decode: decodeCommand,
+  encode: encodeCommand,
+};
+
+export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
+  const [verb, ...rest] = argv;
+  if (verb === undefined || verb === 'help' || verb === '--help' || verb === '-h') {
+    io.stdout(USAGE);
+    return verb === undefined ? 2 : 0;
+  }
+  const run = verbs[verb];
+  if (!run) {
+    io.stderr(`handlespace: unknown command ${JSON.stringify(verb)}\n${USAGE}`);
+    return 2;
+  }
+  return run(rest, io);
+}
