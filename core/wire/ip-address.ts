@@ -1,6 +1,7 @@
 /**
  * IP address text <-> bytes for the IPv4 / IPv6 Address parameters. IPv6 text is written in the RFC 5952
- * canonical form (lower case, longest zero run compressed), so decode -> encode -> decode is stable.
+ * canonical form (lower case, longest zero run compressed, IPv4-mapped in dotted form), so
+ * decode -> encode -> decode is stable.
  */
 
 export type AddressBytes = { readonly family: 4 | 6; readonly bytes: Uint8Array };
@@ -10,6 +11,10 @@ export function formatIpv4(buf: Uint8Array, at: number): string {
 }
 
 export function formatIpv6(buf: Uint8Array, at: number): string {
+  // RFC 5952 §5: an IPv4-mapped address is written with its IPv4 part in dotted form.
+  let mapped = buf[at + 10] === 0xff && buf[at + 11] === 0xff;
+  for (let i = 0; mapped && i < 10; i++) mapped = buf[at + i] === 0;
+  if (mapped) return `::ffff:${formatIpv4(buf, at + 12)}`;
   const groups: number[] = [];
   for (let i = 0; i < 8; i++) groups.push(((buf[at + 2 * i] ?? 0) << 8) | (buf[at + 2 * i + 1] ?? 0));
   // RFC 5952 §4.2: compress the longest run of two or more zero groups (the first one on a tie).
