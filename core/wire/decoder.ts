@@ -127,11 +127,16 @@ class Reader {
   readonly unrecognized: UnrecognizedParameter[] = [];
   poolElementCount = 0;
 
+  readonly buf: Uint8Array;
+
   constructor(
-    readonly buf: Uint8Array,
+    input: Uint8Array,
     readonly limits: WireLimits,
   ) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    // A plain Uint8Array view: on a Node Buffer, slice() would return a view into the receive buffer, and
+    // every byte field we hand out must be a copy.
+    this.buf = Object.getPrototypeOf(input) === Uint8Array.prototype ? input : new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+    this.view = new DataView(input.buffer, input.byteOffset, input.byteLength);
   }
 
   u16(at: number): number {
@@ -721,7 +726,7 @@ export function decodeMessage(protocol: Protocol, bytes: Uint8Array, limits: Wir
         reason: `${what} (action bits 01: discard, report)`,
         rule: RULE_UNKNOWN_MESSAGE,
         action: 'reply',
-        cause: { code: CAUSE.unrecognizedMessage, data: bytes.slice(0, length) },
+        cause: { code: CAUSE.unrecognizedMessage, data: reader.buf.slice(0, length) },
       });
     }
     return err({ protocol, offset: 0, messageType: type, reason: `${what} (action bits ${action.toString(2).padStart(2, '0')}: discard silently)`, rule: RULE_UNKNOWN_MESSAGE, action: 'drop' });

@@ -39,7 +39,8 @@ export class TcpFramer {
   push(chunk: Uint8Array): FrameEvent[] {
     if (this.failed) return [];
     let data: Uint8Array;
-    if (this.pending.length === 0) data = chunk;
+    // As a plain Uint8Array, slice() copies (on a Node Buffer it would return a view into the read buffer).
+    if (this.pending.length === 0) data = Object.getPrototypeOf(chunk) === Uint8Array.prototype ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     else {
       data = new Uint8Array(this.pending.length + chunk.length);
       data.set(this.pending);

@@ -76,3 +76,11 @@ test('framer: a kept message is a copy, not a view into the read buffer', () => 
   chunk.fill(0);
   assert.ok(decodeMessage('asap', out[0]!).ok);
 });
+
+test('framer: messages framed from a Node Buffer are copies too (Buffer.slice would be a view)', () => {
+  const chunk = Buffer.from(concat(...wire));
+  const out = framed(new TcpFramer().push(chunk));
+  chunk.fill(0);
+  assert.equal(Object.getPrototypeOf(out[0]), Uint8Array.prototype);
+  assert.ok(decodeMessage('asap', out[0]!).ok);
+});

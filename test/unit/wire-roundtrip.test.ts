@@ -10,6 +10,7 @@ import { decodeMessage } from '../../core/wire/decoder.js';
 import { messageFromJson, messageToJson } from '../../core/wire/json.js';
 import { message } from '../support/wire-arbitraries.js';
 import { sampleMessages } from '../fixtures/sample-messages.js';
+import type { Message } from '../../core/wire/types.js';
 
 const RUNS = 3000;
 
@@ -61,4 +62,14 @@ test('every hand-written sample message (all types, flags, parameters, causes, p
     assert.ok(decoded.ok, decoded.ok ? '' : `${name}: ${decoded.error.reason} at ${decoded.error.offset}`);
     assert.deepStrictEqual(decoded.value, m, name);
   }
+});
+
+test('byte fields decoded from a Node Buffer are plain Uint8Array copies, not views into the buffer', () => {
+  const m: Message = { protocol: 'asap', type: 'cookie', cookie: Uint8Array.from([1, 2, 3, 4, 5]) };
+  const input = Buffer.from(encodeMessage(m));
+  const decoded = decodeMessage('asap', input);
+  assert.ok(decoded.ok && decoded.value.type === 'cookie');
+  input.fill(0);
+  assert.equal(Object.getPrototypeOf(decoded.value.cookie), Uint8Array.prototype);
+  assert.deepStrictEqual(decoded.value.cookie, Uint8Array.from([1, 2, 3, 4, 5]));
 });
