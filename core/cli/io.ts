@@ -18,3 +18,16 @@ export const processIo: CliIo = {
     return Buffer.concat(chunks).toString('utf8');
   },
 };
+
+/** Resolves with the name of the first SIGINT or SIGTERM; long-running verbs stop cleanly on it. */
+export function waitForTerminationSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const handler = (signal: NodeJS.Signals): void => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+      resolve(signal);
+    };
+    process.on('SIGINT', handler);
+    process.on('SIGTERM', handler);
+  });
+}

@@ -4,12 +4,17 @@
  */
 import { decodeCommand, encodeCommand } from './codec-commands.js';
 import { processIo, type CliIo } from './io.js';
+import { peCommand, puCommand } from './pool-commands.js';
+import { serveCommand } from './serve-command.js';
 
 export const USAGE = `Usage: handlespace <command> [options]
 
 Commands:
   decode [--asap|--enrp] [--stream] [HEX]   decode ASAP/ENRP bytes to JSON (hex argument or stdin)
   encode [JSON]                             encode the JSON form back to hex
+  serve [--asap HOST:PORT] [...]            run the registrar headless
+  pe --pool NAME --listen HOST:PORT [...]   an echo service registered as a pool element
+  pu --pool NAME [--registrar HOST:PORT]    resolve a pool and print its elements as JSON
   help                                      this text
 
 Run \`handlespace <command> --help\` for a command's options.
@@ -20,6 +25,9 @@ type Verb = (args: string[], io: CliIo) => Promise<number>;
 const verbs: Record<string, Verb> = {
   decode: decodeCommand,
   encode: encodeCommand,
+  serve: (args, io) => serveCommand(args, io),
+  pe: (args, io) => peCommand(args, io),
+  pu: (args, io) => puCommand(args, io),
 };
 
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {

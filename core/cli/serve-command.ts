@@ -1,0 +1,132 @@
+/**
+ * `handlespace serve`: runs the registrar headless. Prints its effective settings at start, logs what
+ * happens (registrations, removals with their cause, malformed input) to stderr, and shuts down cleanly on
+ * SIGINT / SIGTERM.
+ */
+import { parseArgs } from 'node:util';
+import { ASAP_PORT } from '../wire/constants.js';
+import { poolHandleToText } from '../wire/json.js';
+import { Registrar } from '../registrar/registrar.js';
+import { describeSettings, DEFAULT_ANNOUNCE, formatEndpoint, type RegistrarSettings } from '../registrar/options.js';
+import { parseHostPort, parseInteger } from './endpoint.js';
+import { waitForTerminationSignal, type CliIo } from './io.js';
+
+export const SERVE_USAGE = `Usage: handlespace serve [options]
+
+Runs the RSerPool registrar (ASAP over TCP) headless.
+
+  --asap HOST:PORT              where ASAP listens (default 0.0.0.0:${ASAP_PORT})
+  --announce ADDR:PORT|off      ASAP_SERVER_ANNOUNCE group (default ${DEFAULT_ANNOUNCE.host}:${DEFAULT_ANNOUNCE.port})
+  --announce-target HOST:PORT   also announce to this unicast address (repeatable)
+  --announce-interval MS        announce interval (default 1000)
+  --id 0xHEX                    registrar identifier (default random)
+  --keepalive-interval MS       keep-alive interval, ±50 % jitter (default 5000)
+  --keepalive-timeout MS        keep-alive ACK timeout (default 5000)
+  --max-bad-pe-reports N        unreachable reports before removal (default 3)
+  --max-items N                 elements per handle resolution when not asked (default 3, up to 128)
+  --max-resolution-rate N       handle resolutions per second per pool user (default unlimited)
+  --max-unreachable-rate N      unreachable reports per second per pool user (default unlimited)
+  --quiet                       log only problems
+`;
+
+const INTEGER_OPTIONS: Record<string, keyof RegistrarSettings> = {
+  'announce-interval': 'announceIntervalMs',
+  'keepalive-interval': 'keepAliveIntervalMs',
+  'keepalive-timeout': 'keepAliveTimeoutMs',
+  'max-bad-pe-reports': 'maxBadPeReports',
+  'max-items': 'maxItems',
+  'max-resolution-rate': 'maxHandleResolutionRate',
+  'max-unreachable-rate': 'maxEndpointUnreachableRate',
+};
+
+export interface ServeHooks {
+  /** Resolves when the server should stop; by default on SIGINT or SIGTERM. */
+  readonly stopSignal?: Promise<string>;
+  /** Called once the registrar is listening (tests use it to learn the port). */
+  readonly onStarted?: (registrar: Registrar) => void;
+}
+
+export async function serveCommand(args: string[], io: CliIo, hooks: ServeHooks = {}): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        asap: { type: 'string' },
+        announce: { type: 'string' },
+        'announce-target': { type: 'string', multiple: true },
+        id: { type: 'string' },
+        quiet: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        ...Object.fromEntries(Object.keys(INTEGER_OPTIONS).map((name) => [name, { type: 'string' as const }])),
+      },
+    });
+  } catch (e) {
+    io.stderr(`handlespace serve: ${(e as Error).message}\n${SERVE_USAGE}`);
+    return 2;
+  }
+  const v = parsed.values as Record<string, string | string[] | boolean | undefined>;
+  if (v['help']) {
+    io.stdout(SERVE_USAGE);
+    return 0;
+  }
+  const problems: string[] = [];
+  const overrides: { -readonly [K in keyof RegistrarSettings]?: RegistrarSettings[K] } = {};
+  const asap = typeof v['asap'] === 'string' ? parseHostPort(v['asap'], '0.0.0.0', ASAP_PORT) : undefined;
+  if (asap && !asap.ok) problems.push(`--asap ${asap.error}`);
+  else if (asap) overrides.asap = asap.value;
+  if (v['announce'] === 'off') overrides.announce = 'off';
+  else if (typeof v['announce'] === 'string') {
+    const announce = parseHostPort(v['announce'], DEFAULT_ANNOUNCE.host, DEFAULT_ANNOUNCE.port);
+    if (announce.ok) overrides.announce = announce.value;
+    else problems.push(`--announce ${announce.error}`);
+  }
+  const targets = (v['announce-target'] as string[] | undefined) ?? [];
+  overrides.announceTargets = targets.flatMap((target) => {
+    const parsedTarget = parseHostPort(target, '127.0.0.1', ASAP_PORT);
+    if (parsedTarget.ok) return [parsedTarget.value];
+    problems.push(`--announce-target ${parsedTarget.error}`);
+    return [];
+  });
+  if (typeof v['id'] === 'string') {
+    const id = parseInteger(v['id'], 'id');
+    if (!id.ok) problems.push(id.error);
+    else if (id.value <= 0 || id.value > 0xffffffff) problems.push('--id must be a non-zero 32-bit value');
+    else overrides.serverId = id.value;
+  }
+  for (const [name, key] of Object.entries(INTEGER_OPTIONS)) {
+    const text = v[name];
+    if (typeof text !== 'string') continue;
+    const value = parseInteger(text, name);
+    if (value.ok) (overrides as Record<string, number>)[key] = value.value;
+    else problems.push(value.error);
+  }
+  if (problems.length > 0) {
+    io.stderr(`handlespace serve: ${problems.join('\n  ')}\n`);
+    return 2;
+  }
+  // Listen for SIGINT / SIGTERM before anything starts, so a signal right after start-up still shuts down cleanly.
+  const stop = hooks.stopSignal ?? waitForTerminationSignal();
+  const quiet = v['quiet'] === true;
+  const log = (line: string): void => io.stderr(`${new Date().toISOString()} ${line}\n`);
+  let registrar: Registrar;
+  try {
+    registrar = await Registrar.start({ ...overrides, log });
+  } catch (e) {
+    io.stderr(`handlespace serve: cannot start the registrar: ${(e as Error).message}\n`);
+    return 1;
+  }
+  const settings = { ...registrar.settings, asap: { host: registrar.asapAddress.host, port: registrar.asapAddress.port } };
+  io.stdout(`handlespace registrar listening on ${formatEndpoint(settings.asap)} (ASAP over TCP)\n${describeSettings(settings).map((l) => `  ${l}`).join('\n')}\n`);
+  if (!quiet) {
+    registrar.on('elementRegistered', ({ element, outcome }) => {
+      if (outcome.kind === 'registered') log(`pool ${poolHandleToText(element.poolHandle)}: element 0x${element.id.toString(16)} registered`);
+    });
+    registrar.on('elementRemoved', ({ element, reason, detail }) => log(`pool ${poolHandleToText(element.poolHandle)}: element 0x${element.id.toString(16)} removed (${reason}: ${detail})`));
+  }
+  hooks.onStarted?.(registrar);
+  const signal = await stop;
+  io.stdout(`handlespace registrar: ${signal}, shutting down\n`);
+  await registrar.close();
+  return 0;
+}

@@ -1,0 +1,500 @@
+/**
+ * The ASAP registrar (RFC 5352 server side): one session per connection; registration, deregistration,
+ * handle resolution, keep-alive monitoring of home elements, unreachable reports with probing, lifetime
+ * expiry, server announces, limits and rate limits, and the RFC's answer to every malformed message.
+ * It emits typed events for every change of the handlespace, which notifications and history consume.
+ */
+import { EventEmitter } from 'node:events';
+import { systemClock, type Clock, type TimerHandle } from '../clock.js';
+import { Handlespace, type ElementRecord, type RegistrationOutcome } from '../handlespace/handlespace.js';
+import { Cause, HROPT_ALL_ITEMS } from '../wire/constants.js';
+import { decodeMessage, reportsFor } from '../wire/decoder.js';
+import { encodeMessage } from '../wire/encoder.js';
+import { poolHandleToText } from '../wire/json.js';
+import type {
+  AsapDeregistration,
+  AsapEndpointKeepAliveAck,
+  AsapEndpointUnreachable,
+  AsapHandleResolution,
+  AsapMessage,
+  AsapRegistration,
+  ErrorCause,
+  PoolElement,
+  TcpTransport,
+  UserTransport,
+} from '../wire/types.js';
+import { Announcer } from './announcer.js';
+import { Counters } from './counters.js';
+import { DeadlineQueue } from './deadline-queue.js';
+import { MAX_HANDLE_RESOLUTION_ITEMS, resolveSettings, type RegistrarSettings, type SettingsProblem } from './options.js';
+import { TokenBucket } from './rate-limiter.js';
+import { listenTcp } from './tcp-transport.js';
+import type { MessageConnection, MessageServer, RemoteAddress } from './transport.js';
+
+/** Why an element left the handlespace. */
+export type RemovalReason = 'deregistered' | 'keepAliveTimeout' | 'connectionLost' | 'unreachable' | 'lifetimeExpired';
+
+export interface ElementRemoved {
+  readonly element: ElementRecord;
+  readonly reason: RemovalReason;
+  readonly detail: string;
+}
+
+export interface ElementRegistered {
+  readonly element: ElementRecord;
+  readonly outcome: RegistrationOutcome;
+}
+
+export interface RegistrarEvents {
+  elementRegistered: [ElementRegistered];
+  elementRemoved: [ElementRemoved];
+  /** An element became suspect (probe pending) or up again. */
+  elementHealth: [{ readonly element: ElementRecord; readonly detail: string }];
+  sessionOpened: [{ readonly connectionId: number; readonly remote: RemoteAddress }];
+  sessionClosed: [{ readonly connectionId: number; readonly remote: RemoteAddress; readonly reason: string }];
+  /** Something a log should show: a malformed message, a closed connection, a rejected request. */
+  notice: [{ readonly connectionId?: number; readonly message: string }];
+}
+
+export interface RegistrarStartOptions extends Partial<RegistrarSettings> {
+  readonly clock?: Clock;
+  readonly random?: () => number;
+  readonly log?: (line: string) => void;
+}
+
+interface Session {
+  readonly connection: MessageConnection;
+  elementCount: number;
+  consecutiveErrors: number;
+  readonly resolutionBucket: TokenBucket;
+  readonly unreachableBucket: TokenBucket;
+}
+
+const UNSPECIFIED_ADDRESSES = new Set(['0.0.0.0', '::']);
+
+export class Registrar extends EventEmitter<RegistrarEvents> {
+  readonly counters = new Counters();
+  readonly handlespace: Handlespace;
+  readonly startedAt: number;
+  private readonly sessions = new Map<number, Session>();
+  private readonly keepAliveDue: DeadlineQueue<ElementRecord>;
+  private readonly ackDue: DeadlineQueue<ElementRecord>;
+  /** Elements whose pending keep-alive is a probe after an unreachable report. */
+  private readonly probed = new Set<ElementRecord>();
+  private expiryTimer: TimerHandle | undefined;
+  private expiryDue = Infinity;
+  private server: MessageServer | undefined;
+  private announcer: Announcer | undefined;
+  private closing = false;
+
+  private constructor(
+    readonly settings: RegistrarSettings,
+    readonly clampedSettings: readonly SettingsProblem[],
+    private readonly clock: Clock,
+    private readonly random: () => number,
+    private readonly log: (line: string) => void,
+  ) {
+    super();
+    this.startedAt = clock.now();
+    this.handlespace = new Handlespace({
+      clock,
+      random,
+      limits: { maxPools: settings.maxPools, maxElementsPerPool: settings.maxElementsPerPool },
+    });
+    this.keepAliveDue = new DeadlineQueue(clock, (element) => this.sendKeepAlive(element, false));
+    this.ackDue = new DeadlineQueue(clock, (element) => this.keepAliveMissed(element));
+  }
+
+  /** Starts listening (and announcing); resolves once the ASAP port is bound. */
+  static async start(options: RegistrarStartOptions = {}): Promise<Registrar> {
+    const { clock = systemClock, random = Math.random, log = () => {}, ...overrides } = options;
+    const { settings, clamped } = resolveSettings(overrides);
+    const registrar = new Registrar(settings, clamped, clock, random, log);
+    for (const problem of clamped) log(problem.message);
+    await registrar.listen();
+    return registrar;
+  }
+
+  get serverId(): number {
+    return this.settings.serverId;
+  }
+
+  /** The bound ASAP address (the real port when 0 was asked). */
+  get asapAddress(): { host: string; port: number } {
+    const address = this.server?.address;
+    return { host: address?.address ?? this.settings.asap.host, port: address?.port ?? this.settings.asap.port };
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  get announcesSent(): number {
+    return this.announcer?.announcesSent ?? 0;
+  }
+
+  private async listen(): Promise<void> {
+    this.server = await listenTcp(this.settings.asap.host, this.settings.asap.port, this.settings.wire.maxMessageSize, {
+      onOpen: (connection) => this.onOpen(connection),
+      onMessage: (connection, bytes) => this.onMessage(connection, bytes),
+      onFramingError: (connection, reason) => {
+        this.counters.add('framing.errors');
+        this.notice(connection.id, `framing error from ${describe(connection.remote)}: ${reason}; closing the connection`);
+      },
+      onClose: (connection, reason) => this.onClose(connection, reason),
+    });
+    const bound = this.asapAddress;
+    const transport: TcpTransport = { kind: 'tcp', port: bound.port, transportUse: 0, address: bound.host };
+    if (this.settings.announce !== 'off' || this.settings.announceTargets.length > 0) {
+      this.announcer = new Announcer({
+        serverId: this.serverId,
+        transport,
+        group: this.settings.announce,
+        targets: this.settings.announceTargets,
+        intervalMs: this.settings.announceIntervalMs,
+        ttl: this.settings.announceTtl,
+        clock: this.clock,
+        log: this.log,
+      });
+      await this.announcer.start();
+    }
+  }
+
+  /** Stops announcing, closes every connection (their elements leave with reason connectionLost) and the port. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    this.announcer?.stop();
+    await this.server?.close();
+    this.keepAliveDue.clear();
+    this.ackDue.clear();
+    this.clock.clearTimeout(this.expiryTimer);
+  }
+
+  // ---- sessions -------------------------------------------------------------------------------------
+
+  private onOpen(connection: MessageConnection): void {
+    if (this.sessions.size >= this.settings.maxConnections) {
+      this.counters.add('limits.connections');
+      connection.send(encodeMessage({ protocol: 'asap', type: 'error', error: [{ code: Cause.lackOfResources }] }));
+      connection.close(`connection limit of ${this.settings.maxConnections} reached`);
+      return;
+    }
+    const now = this.clock.now();
+    this.sessions.set(connection.id, {
+      connection,
+      elementCount: 0,
+      consecutiveErrors: 0,
+      resolutionBucket: new TokenBucket(this.settings.maxHandleResolutionRate, now),
+      unreachableBucket: new TokenBucket(this.settings.maxEndpointUnreachableRate, now),
+    });
+    this.counters.add('sessions.opened');
+    this.emit('sessionOpened', { connectionId: connection.id, remote: connection.remote });
+  }
+
+  private onClose(connection: MessageConnection, reason: string): void {
+    const session = this.sessions.get(connection.id);
+    if (!session) return;
+    this.sessions.delete(connection.id);
+    this.counters.add('sessions.closed');
+    // A lost connection fails all its elements at once (the PE SDK re-registers elsewhere or after restart).
+    for (const element of this.handlespace.elementsOfConnection(connection.id)) {
+      this.removeElement(element, 'connectionLost', `connection from ${describe(connection.remote)} ${reason}`);
+    }
+    this.emit('sessionClosed', { connectionId: connection.id, remote: connection.remote, reason });
+  }
+
+  private onMessage(connection: MessageConnection, bytes: Uint8Array): void {
+    const session = this.sessions.get(connection.id);
+    if (!session) return;
+    const decoded = decodeMessage('asap', bytes, this.settings.wire);
+    if (!decoded.ok) {
+      const e = decoded.error;
+      this.counters.add('decode.errors');
+      this.counters.add(`decode.rule.${e.rule}`);
+      if (e.cause) this.counters.add(`decode.cause.0x${e.cause.code.toString(16)}`);
+      this.notice(connection.id, `malformed message from ${describe(connection.remote)}: ${e.reason} at byte ${e.offset} (${e.rule}); ${e.action === 'reply' ? 'answered with ASAP_ERROR' : 'dropped'}`);
+      if (e.action === 'reply' && e.cause) this.send(session, { protocol: 'asap', type: 'error', error: [e.cause] });
+      if (++session.consecutiveErrors >= this.settings.maxConsecutiveErrors) {
+        this.counters.add('sessions.closedForErrors');
+        connection.close(`${session.consecutiveErrors} malformed messages in a row`);
+      }
+      return;
+    }
+    session.consecutiveErrors = 0;
+    const message = decoded.value;
+    if (message.protocol !== 'asap') return;
+    this.counters.add(`received.${message.type}`);
+    const reports = reportsFor(message);
+    if (reports.length > 0) this.send(session, { protocol: 'asap', type: 'error', error: reports });
+    this.dispatch(session, message);
+  }
+
+  private dispatch(session: Session, message: AsapMessage): void {
+    switch (message.type) {
+      case 'registration':
+        return this.onRegistration(session, message);
+      case 'deregistration':
+        return this.onDeregistration(session, message);
+      case 'handleResolution':
+        return this.onHandleResolution(session, message);
+      case 'endpointKeepAliveAck':
+        return this.onKeepAliveAck(session, message);
+      case 'endpointUnreachable':
+        return this.onEndpointUnreachable(session, message);
+      case 'error':
+        this.notice(session.connection.id, `ASAP_ERROR from ${describe(session.connection.remote)}: causes ${message.error.map((c) => `0x${c.code.toString(16)}`).join(', ')}`);
+        return;
+      default:
+        // Messages a registrar is never sent (responses, cookies, announces): counted, otherwise ignored.
+        this.counters.add(`unexpected.${message.type}`);
+        return;
+    }
+  }
+
+  // ---- registration ---------------------------------------------------------------------------------
+
+  private onRegistration(session: Session, m: AsapRegistration): void {
+    const remote = session.connection.remote;
+    const existing = this.handlespace.element(m.poolHandle, m.poolElement.id);
+    const isNewForSession = !existing || existing.connectionId !== session.connection.id;
+    if (isNewForSession && session.elementCount >= this.settings.maxElementsPerConnection) {
+      this.counters.add('limits.elementsPerConnection');
+      this.rejectRegistration(session, m, { code: Cause.lackOfResources }, `the connection already has ${session.elementCount} elements (limit)`);
+      return;
+    }
+    const asapTransport: TcpTransport = { kind: 'tcp', port: remote.port, transportUse: 0, address: remote.address };
+    const pe: PoolElement = {
+      ...m.poolElement,
+      homeServerId: this.serverId,
+      userTransport: withRemoteAddress(m.poolElement.userTransport, remote.address),
+      asapTransport,
+    };
+    const result = this.handlespace.register(m.poolHandle, pe, session.connection.id, this.serverId);
+    if (!result.ok) {
+      const r = result.error;
+      const cause: ErrorCause = r.policy ? { code: r.cause, policy: r.policy } : r.transport ? { code: r.cause, transport: r.transport } : { code: r.cause };
+      this.counters.add(`registration.rejected.0x${r.cause.toString(16)}`);
+      this.rejectRegistration(session, m, cause, r.reason);
+      return;
+    }
+    const outcome = result.value;
+    const element = outcome.element;
+    if (outcome.kind === 'registered') {
+      session.elementCount++;
+      this.counters.add('registration.new');
+      this.scheduleKeepAlive(element);
+    } else {
+      this.counters.add('registration.renewed');
+    }
+    this.send(session, { protocol: 'asap', type: 'registrationResponse', reject: false, poolHandle: m.poolHandle, peId: element.id });
+    this.armExpiry();
+    this.emit('elementRegistered', { element, outcome });
+  }
+
+  private rejectRegistration(session: Session, m: AsapRegistration, cause: ErrorCause, reason: string): void {
+    this.notice(session.connection.id, `registration of PE 0x${m.poolElement.id.toString(16)} in pool ${poolHandleToText(m.poolHandle)} rejected (cause 0x${cause.code.toString(16)}): ${reason}`);
+    this.send(session, { protocol: 'asap', type: 'registrationResponse', reject: true, poolHandle: m.poolHandle, peId: m.poolElement.id, error: [cause] });
+  }
+
+  private onDeregistration(session: Session, m: AsapDeregistration): void {
+    const element = this.handlespace.element(m.poolHandle, m.peId);
+    if (element && element.connectionId !== session.connection.id) {
+      // RFC 5352 §3.2: no deregistration by proxy; RFC 5355 §2.3: a PE may only act for itself.
+      this.counters.add('deregistration.refused');
+      this.notice(session.connection.id, `deregistration of PE 0x${m.peId.toString(16)} in pool ${poolHandleToText(m.poolHandle)} refused: registered over another connection`);
+      this.send(session, { protocol: 'asap', type: 'deregistrationResponse', poolHandle: m.poolHandle, peId: m.peId, error: [{ code: Cause.rejectedDueToSecurity }] });
+      return;
+    }
+    // An unknown element is a successful deregistration (RFC 5352 §3.2).
+    if (element) this.removeElement(element, 'deregistered', 'deregistered by the element');
+    this.send(session, { protocol: 'asap', type: 'deregistrationResponse', poolHandle: m.poolHandle, peId: m.peId });
+  }
+
+  // ---- handle resolution ----------------------------------------------------------------------------
+
+  private onHandleResolution(session: Session, m: AsapHandleResolution): void {
+    if (!session.resolutionBucket.take(this.clock.now())) {
+      this.counters.add('rateLimited.handleResolution');
+      this.send(session, { protocol: 'asap', type: 'handleResolutionResponse', accepted: false, poolHandle: m.poolHandle, poolElements: [], error: [{ code: Cause.lackOfResources }], peStatus: [] });
+      return;
+    }
+    const items = resolutionItems(m.items, this.settings.maxItems);
+    const resolved = this.handlespace.resolve(m.poolHandle, items);
+    if (!resolved.ok || resolved.value.elements.length === 0) {
+      // An unknown pool, or one whose every element is draining, in maintenance or failed: RFC 5352 allows
+      // no positive answer without an element, so both get Unknown Pool Handle (docs/protocol.md).
+      this.counters.add('resolution.unknownPool');
+      this.send(session, { protocol: 'asap', type: 'handleResolutionResponse', accepted: false, poolHandle: m.poolHandle, poolElements: [], error: [{ code: Cause.unknownPoolHandle }], peStatus: [] });
+      return;
+    }
+    this.counters.add('resolution.answered');
+    const { overallPolicy, elements } = resolved.value;
+    this.send(session, {
+      protocol: 'asap',
+      type: 'handleResolutionResponse',
+      accepted: false,
+      poolHandle: m.poolHandle,
+      // RFC 5352 §3.3: the overall policy is sent unless it is Round Robin, the default.
+      ...(overallPolicy.type !== 0x1 ? { overallPolicy } : {}),
+      // An ElementRecord carries every field of a wire PoolElement, so it is encoded as it is.
+      poolElements: elements,
+      peStatus: [],
+    });
+  }
+
+  // ---- keep-alive monitoring ------------------------------------------------------------------------
+
+  private scheduleKeepAlive(element: ElementRecord): void {
+    // RFC 5352 §3.7: the interval MUST vary by ±50 % so keep-alives spread over time.
+    const jittered = this.settings.keepAliveIntervalMs * (0.5 + this.random());
+    this.keepAliveDue.schedule(element, this.clock.now() + jittered);
+  }
+
+  private sendKeepAlive(element: ElementRecord, probe: boolean): void {
+    const session = element.connectionId === undefined ? undefined : this.sessions.get(element.connectionId);
+    if (!session) return;
+    this.counters.add(probe ? 'keepAlive.probes' : 'keepAlive.sent');
+    if (probe) this.probed.add(element);
+    this.send(session, { protocol: 'asap', type: 'endpointKeepAlive', home: false, serverId: this.serverId, poolHandle: element.poolHandle, peId: element.id });
+    if (!this.ackDue.has(element)) this.ackDue.schedule(element, this.clock.now() + this.settings.keepAliveTimeoutMs);
+  }
+
+  private onKeepAliveAck(session: Session, m: AsapEndpointKeepAliveAck): void {
+    const element = this.handlespace.element(m.poolHandle, m.peId);
+    if (!element || element.connectionId !== session.connection.id || !this.ackDue.has(element)) {
+      this.counters.add('keepAlive.unexpectedAck');
+      return;
+    }
+    this.counters.add('keepAlive.acked');
+    this.ackDue.cancel(element);
+    if (this.probed.delete(element) || element.health.state !== 'up') {
+      this.handlespace.setHealth(element.poolHandle, element.id, 'up', 'keep-alive answered');
+      this.emit('elementHealth', { element, detail: 'answered the keep-alive probe' });
+    }
+    this.scheduleKeepAlive(element);
+  }
+
+  private keepAliveMissed(element: ElementRecord): void {
+    const probe = this.probed.delete(element);
+    const detail = `no keep-alive ACK within ${this.settings.keepAliveTimeoutMs} ms${probe ? ' after an unreachable report' : ''}`;
+    this.counters.add(probe ? 'removed.unreachableProbe' : 'removed.keepAliveTimeout');
+    this.handlespace.setHealth(element.poolHandle, element.id, 'failed', detail);
+    this.removeElement(element, probe ? 'unreachable' : 'keepAliveTimeout', detail);
+  }
+
+  // ---- unreachable reports --------------------------------------------------------------------------
+
+  private onEndpointUnreachable(session: Session, m: AsapEndpointUnreachable): void {
+    if (!session.unreachableBucket.take(this.clock.now())) {
+      this.counters.add('rateLimited.endpointUnreachable');
+      return;
+    }
+    const element = this.handlespace.element(m.poolHandle, m.peId);
+    if (!element) {
+      this.counters.add('unreachable.unknownElement');
+      return;
+    }
+    const reports = this.handlespace.countUnreachableReport(m.poolHandle, m.peId) ?? 0;
+    this.counters.add('unreachable.reports');
+    if (reports >= this.settings.maxBadPeReports) {
+      const detail = `${reports} unreachable reports (max-bad-pe-reports ${this.settings.maxBadPeReports}), last from ${describe(session.connection.remote)}`;
+      this.counters.add('removed.unreachableReports');
+      this.handlespace.setHealth(element.poolHandle, element.id, 'failed', detail);
+      this.removeElement(element, 'unreachable', detail);
+      return;
+    }
+    // RFC 5352 §3.5: probe the element at once; a failed probe removes it.
+    if (element.connectionId !== undefined && this.sessions.has(element.connectionId) && !this.probed.has(element)) {
+      this.handlespace.setHealth(element.poolHandle, element.id, 'suspect', `reported unreachable by ${describe(session.connection.remote)}; probing`);
+      this.emit('elementHealth', { element, detail: 'reported unreachable; probing' });
+      this.keepAliveDue.cancel(element);
+      this.sendKeepAlive(element, true);
+    }
+  }
+
+  // ---- lifetime expiry ------------------------------------------------------------------------------
+
+  private armExpiry(): void {
+    const next = this.handlespace.nextExpiry() ?? Infinity;
+    if (next === this.expiryDue) return;
+    this.clock.clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    this.expiryDue = next;
+    if (next === Infinity) return;
+    this.expiryTimer = this.clock.setTimeout(() => {
+      this.expiryTimer = undefined;
+      this.expiryDue = Infinity;
+      this.expireNow();
+    }, next - this.clock.now());
+  }
+
+  private expireNow(): void {
+    for (const element of this.handlespace.expire(this.clock.now())) {
+      this.counters.add('removed.lifetimeExpired');
+      const session = element.connectionId === undefined ? undefined : this.sessions.get(element.connectionId);
+      // RFC 5352 §3.2: the element is told with a deregistration response.
+      if (session) this.send(session, { protocol: 'asap', type: 'deregistrationResponse', poolHandle: element.poolHandle, peId: element.id });
+      this.forget(element);
+      this.emit('elementRemoved', { element, reason: 'lifetimeExpired', detail: `registration life of ${element.registrationLife} ms passed without re-registration` });
+    }
+    this.armExpiry();
+  }
+
+  // ---- shared ---------------------------------------------------------------------------------------
+
+  /** Removes an element from the handlespace and every schedule, and tells listeners why. */
+  private removeElement(element: ElementRecord, reason: RemovalReason, detail: string): void {
+    const removed = this.handlespace.deregister(element.poolHandle, element.id);
+    if (!removed) return;
+    this.forget(removed);
+    this.armExpiry();
+    this.emit('elementRemoved', { element: removed, reason, detail });
+  }
+
+  private forget(element: ElementRecord): void {
+    this.keepAliveDue.cancel(element);
+    this.ackDue.cancel(element);
+    this.probed.delete(element);
+    const session = element.connectionId === undefined ? undefined : this.sessions.get(element.connectionId);
+    if (session) session.elementCount--;
+  }
+
+  private send(session: Session, message: AsapMessage): void {
+    this.counters.add(`sent.${message.type}`);
+    session.connection.send(encodeMessage(message));
+  }
+
+  private notice(connectionId: number | undefined, message: string): void {
+    this.log(message);
+    this.emit('notice', connectionId === undefined ? { message } : { connectionId, message });
+  }
+}
+
+/** Items for a resolution: the Handle Resolution Option if present (0xffffffff = as many as allowed), else the default. */
+export function resolutionItems(requested: number | undefined, defaultItems: number): number {
+  if (requested === undefined || requested === 0) return defaultItems;
+  if (requested === HROPT_ALL_ITEMS) return MAX_HANDLE_RESOLUTION_ITEMS;
+  return Math.min(requested, MAX_HANDLE_RESOLUTION_ITEMS);
+}
+
+/**
+ * An element that registers its service on the unspecified address (0.0.0.0 or ::) means "wherever you see
+ * me": the registrar records the address the element's own connection comes from (docs/protocol.md).
+ */
+function withRemoteAddress(transport: UserTransport, remoteAddress: string): UserTransport {
+  switch (transport.kind) {
+    case 'sctp':
+      return transport.addresses.some((a) => UNSPECIFIED_ADDRESSES.has(a))
+        ? { ...transport, addresses: transport.addresses.map((a) => (UNSPECIFIED_ADDRESSES.has(a) ? remoteAddress : a)) }
+        : transport;
+    case 'opaque':
+      return transport;
+    default:
+      return UNSPECIFIED_ADDRESSES.has(transport.address) ? { ...transport, address: remoteAddress } : transport;
+  }
+}
+
+function describe(remote: RemoteAddress): string {
+  return remote.family === 6 ? `[${remote.address}]:${remote.port}` : `${remote.address}:${remote.port}`;
+}

@@ -1,0 +1,118 @@
+/**
+ * ASAP over TCP: one server socket, each connection framed by TcpFramer. Writes are corked per event-loop
+ * turn so a burst of responses leaves in one segment.
+ */
+import net from 'node:net';
+import { TcpFramer } from '../wire/tcp-framer.js';
+import type { ConnectionHandlers, MessageConnection, MessageServer, RemoteAddress } from './transport.js';
+
+let nextConnectionId = 1;
+
+class TcpConnection implements MessageConnection {
+  readonly id = nextConnectionId++;
+  readonly remote: RemoteAddress;
+  private readonly framer: TcpFramer;
+  private corked = false;
+  closed = false;
+
+  constructor(
+    private readonly socket: net.Socket,
+    maxMessageSize: number,
+    private readonly handlers: ConnectionHandlers,
+  ) {
+    this.framer = new TcpFramer(maxMessageSize);
+    this.remote = {
+      address: normalizeAddress(socket.remoteAddress ?? '0.0.0.0'),
+      port: socket.remotePort ?? 0,
+      family: socket.remoteFamily === 'IPv6' && !(socket.remoteAddress ?? '').startsWith('::ffff:') ? 6 : 4,
+    };
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    socket.on('error', () => {
+      // 'close' follows; the error itself (ECONNRESET and the like) is the reason.
+    });
+    socket.on('close', (hadError) => {
+      if (this.closed) return;
+      this.closed = true;
+      this.handlers.onClose(this, hadError ? 'connection reset' : 'closed by peer');
+    });
+  }
+
+  private receive(chunk: Buffer): void {
+    for (const event of this.framer.push(chunk)) {
+      if (this.closed) return;
+      if (event.kind === 'message') this.handlers.onMessage(this, event.bytes);
+      else {
+        this.handlers.onFramingError(this, event.error.reason);
+        this.close(`framing error: ${event.error.reason}`);
+      }
+    }
+  }
+
+  send(message: Uint8Array): void {
+    if (this.closed || this.socket.destroyed) return;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
+    this.socket.write(message);
+  }
+
+  close(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.end();
+    // A peer that never finishes its side must not keep the socket half-open.
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+    this.handlers.onClose(this, reason);
+  }
+}
+
+/** IPv4-mapped IPv6 peers (dual-stack sockets) are reported as plain IPv4. */
+function normalizeAddress(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+export async function listenTcp(host: string, port: number, maxMessageSize: number, handlers: ConnectionHandlers): Promise<MessageServer> {
+  const connections = new Set<TcpConnection>();
+  const server = net.createServer((socket) => {
+    const connection = new TcpConnection(socket, maxMessageSize, {
+      onOpen: handlers.onOpen,
+      onMessage: handlers.onMessage,
+      onFramingError: handlers.onFramingError,
+      onClose: (c, reason) => {
+        connections.delete(connection);
+        handlers.onClose(c, reason);
+      },
+    });
+    connections.add(connection);
+    handlers.onOpen(connection);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = server.address();
+  const address: RemoteAddress =
+    bound && typeof bound === 'object'
+      ? { address: bound.address, port: bound.port, family: bound.family === 'IPv6' ? 6 : 4 }
+      : { address: host, port, family: 4 };
+  return {
+    address,
+    get connectionCount() {
+      return connections.size;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const c of connections) c.close('registrar shutting down');
+        server.close(() => resolve());
+      }),
+  };
+}

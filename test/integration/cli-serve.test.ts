@@ -1,0 +1,97 @@
+/**
+ * `handlespace serve`: prints its effective settings, serves ASAP on the given address, refuses bad
+ * options with exit status 2, and shuts down cleanly on SIGTERM / SIGINT (real process).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { main } from '../../core/cli/main.js';
+import type { CliIo } from '../../core/cli/io.js';
+import { serveCommand } from '../../core/cli/serve-command.js';
+import type { Registrar } from '../../core/registrar/registrar.js';
+import { AsapTestPeer, handle } from '../support/asap-test-peer.js';
+
+const bin = fileURLToPath(new URL('../../bin/handlespace.mjs', import.meta.url));
+
+function memoryIo(): CliIo & { out: () => string; err: () => string } {
+  let out = '';
+  let err = '';
+  return {
+    stdout: (t) => {
+      out += t;
+    },
+    stderr: (t) => {
+      err += t;
+    },
+    readStdin: () => Promise.resolve(undefined),
+    out: () => out,
+    err: () => err,
+  };
+}
+
+test('serve: prints its settings, serves ASAP, stops when told', async () => {
+  const io = memoryIo();
+  let stop: (signal: string) => void = () => {};
+  let started: (r: Registrar) => void = () => {};
+  const registrarReady = new Promise<Registrar>((r) => (started = r));
+  const running = serveCommand(['--asap', '127.0.0.1:0', '--announce', 'off', '--id', '0xabc', '--keepalive-interval', '7000', '--max-items', '5'], io, {
+    stopSignal: new Promise((r) => (stop = r)),
+    onStarted: (r) => started(r),
+  });
+  const registrar = await registrarReady;
+  assert.equal(registrar.serverId, 0xabc);
+  assert.equal(registrar.settings.keepAliveIntervalMs, 7000);
+  assert.equal(registrar.settings.maxItems, 5);
+  assert.match(io.out(), /listening on 127\.0\.0\.1:\d+/);
+  assert.match(io.out(), /server id\s+0x00000abc/);
+  assert.match(io.out(), /keep-alive interval\s+7000 ms/);
+  const pu = await AsapTestPeer.connect(registrar.asapAddress.port);
+  const answer = await pu.request({ protocol: 'asap', type: 'handleResolution', subscribe: false, poolHandle: handle('none') }, 'handleResolutionResponse');
+  assert.equal(answer.error?.[0]?.code, 0x9);
+  await pu.close();
+  stop('SIGTERM');
+  assert.equal(await running, 0);
+  assert.match(io.out(), /SIGTERM, shutting down/);
+});
+
+test('serve: out-of-range settings are clamped and said so; bad options exit 2', async () => {
+  const bad = memoryIo();
+  assert.equal(await main(['serve', '--asap', 'nowhere:1'], bad), 2);
+  assert.match(bad.err(), /not an IP address/);
+  const badNumber = memoryIo();
+  assert.equal(await main(['serve', '--keepalive-timeout', 'soon'], badNumber), 2);
+  assert.match(badNumber.err(), /not an integer/);
+  const io = memoryIo();
+  let stop: (signal: string) => void = () => {};
+  let started: (r: Registrar) => void = () => {};
+  const ready = new Promise<Registrar>((r) => (started = r));
+  const running = serveCommand(['--asap', '127.0.0.1:0', '--announce', 'off', '--keepalive-interval', '10'], io, { stopSignal: new Promise((r) => (stop = r)), onStarted: (r) => started(r) });
+  const registrar = await ready;
+  assert.equal(registrar.settings.keepAliveIntervalMs, 300);
+  assert.match(io.err(), /keepAliveIntervalMs 10 is outside 300\.\.300000 ms; using 300/);
+  stop('SIGINT');
+  assert.equal(await running, 0);
+});
+
+test('serve: the real process shuts down cleanly on SIGTERM', async () => {
+  const child = spawn(process.execPath, [bin, 'serve', '--asap', '127.0.0.1:0', '--announce', 'off'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no listening line: ${out}`)), 20_000);
+    child.stdout.on('data', () => {
+      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+  });
+  const peer = await AsapTestPeer.connect(port);
+  child.kill('SIGTERM');
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  assert.equal(code, 0);
+  await peer.ended;
+  assert.match(out, /SIGTERM, shutting down/);
+});
