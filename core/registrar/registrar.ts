@@ -6,7 +6,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { systemClock, type Clock, type TimerHandle } from '../clock.js';
-import { Handlespace, type ElementRecord, type RegistrationOutcome } from '../handlespace/handlespace.js';
+import { Handlespace, type AdminState, type ElementRecord, type RegistrationOutcome } from '../handlespace/handlespace.js';
+import { err, ok, type Result } from '../result.js';
 import { Cause, HROPT_ALL_ITEMS } from '../wire/constants.js';
 import { decodeMessage, reportsFor } from '../wire/decoder.js';
 import { encodeMessage } from '../wire/encoder.js';
@@ -26,13 +27,27 @@ import type {
 import { Announcer } from './announcer.js';
 import { Counters } from './counters.js';
 import { DeadlineQueue } from './deadline-queue.js';
+import { DEFAULT_NOTIFICATION_SETTINGS, NotificationCenter, type ElementChange, type NotificationSettings, type NotificationsSent } from './notification-center.js';
 import { MAX_HANDLE_RESOLUTION_ITEMS, resolveSettings, type RegistrarSettings, type SettingsProblem } from './options.js';
 import { TokenBucket } from './rate-limiter.js';
 import { listenTcp } from './tcp-transport.js';
 import type { MessageConnection, MessageServer, RemoteAddress } from './transport.js';
 
 /** Why an element left the handlespace. */
-export type RemovalReason = 'deregistered' | 'keepAliveTimeout' | 'connectionLost' | 'unreachable' | 'lifetimeExpired';
+export type RemovalReason = 'deregistered' | 'keepAliveTimeout' | 'connectionLost' | 'unreachable' | 'lifetimeExpired' | 'operatorDeregister';
+
+/** Operator actions on an element's admin state (core/console adds validation, audit and persistence). */
+export type OperatorAction = 'drain' | 'ready' | 'maintenance' | 'failover' | 'deregister';
+
+export interface ElementAdminChanged {
+  readonly element: ElementRecord;
+  readonly action: OperatorAction;
+  readonly before: AdminState;
+  readonly after: AdminState | 'removed';
+  readonly reasonText: string;
+}
+
+export type AdminError = { readonly code: 'unknownElement'; readonly message: string };
 
 export interface ElementRemoved {
   readonly element: ElementRecord;
@@ -50,6 +65,9 @@ export interface RegistrarEvents {
   elementRemoved: [ElementRemoved];
   /** An element became suspect (probe pending) or up again. */
   elementHealth: [{ readonly element: ElementRecord; readonly detail: string }];
+  elementAdmin: [ElementAdminChanged];
+  /** A push to one subscribed pool user (one per subscriber per push). */
+  notificationsSent: [NotificationsSent];
   sessionOpened: [{ readonly connectionId: number; readonly remote: RemoteAddress }];
   sessionClosed: [{ readonly connectionId: number; readonly remote: RemoteAddress; readonly reason: string }];
   /** Something a log should show: a malformed message, a closed connection, a rejected request. */
@@ -60,6 +78,7 @@ export interface RegistrarStartOptions extends Partial<RegistrarSettings> {
   readonly clock?: Clock;
   readonly random?: () => number;
   readonly log?: (line: string) => void;
+  readonly notifications?: Partial<NotificationSettings>;
 }
 
 interface Session {
@@ -75,6 +94,7 @@ const UNSPECIFIED_ADDRESSES = new Set(['0.0.0.0', '::']);
 export class Registrar extends EventEmitter<RegistrarEvents> {
   readonly counters = new Counters();
   readonly handlespace: Handlespace;
+  readonly notifications: NotificationCenter;
   readonly startedAt: number;
   private readonly sessions = new Map<number, Session>();
   private readonly keepAliveDue: DeadlineQueue<ElementRecord>;
@@ -93,6 +113,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     private readonly clock: Clock,
     private readonly random: () => number,
     private readonly log: (line: string) => void,
+    notificationSettings: NotificationSettings,
   ) {
     super();
     this.startedAt = clock.now();
@@ -101,15 +122,29 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
       random,
       limits: { maxPools: settings.maxPools, maxElementsPerPool: settings.maxElementsPerPool },
     });
+    this.notifications = new NotificationCenter(
+      clock,
+      notificationSettings,
+      settings.maxItems,
+      (handle, items) => {
+        const resolved = this.handlespace.resolve(handle, items);
+        return resolved.ok ? resolved.value : undefined;
+      },
+      (sent) => {
+        this.counters.add('notifications.sent', sent.statuses.length);
+        if (sent.snapshot) this.counters.add('notifications.snapshots');
+        this.emit('notificationsSent', sent);
+      },
+    );
     this.keepAliveDue = new DeadlineQueue(clock, (element) => this.sendKeepAlive(element, false));
     this.ackDue = new DeadlineQueue(clock, (element) => this.keepAliveMissed(element));
   }
 
   /** Starts listening (and announcing); resolves once the ASAP port is bound. */
   static async start(options: RegistrarStartOptions = {}): Promise<Registrar> {
-    const { clock = systemClock, random = Math.random, log = () => {}, ...overrides } = options;
+    const { clock = systemClock, random = Math.random, log = () => {}, notifications = {}, ...overrides } = options;
     const { settings, clamped } = resolveSettings(overrides);
-    const registrar = new Registrar(settings, clamped, clock, random, log);
+    const registrar = new Registrar(settings, clamped, clock, random, log, { ...DEFAULT_NOTIFICATION_SETTINGS, ...notifications });
     for (const problem of clamped) log(problem.message);
     await registrar.listen();
     return registrar;
@@ -168,6 +203,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     await this.server?.close();
     this.keepAliveDue.clear();
     this.ackDue.clear();
+    this.notifications.close();
     this.clock.clearTimeout(this.expiryTimer);
   }
 
@@ -197,6 +233,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     if (!session) return;
     this.sessions.delete(connection.id);
     this.counters.add('sessions.closed');
+    this.notifications.connectionClosed(connection.id);
     // A lost connection fails all its elements at once (the PE SDK re-registers elsewhere or after restart).
     for (const element of this.handlespace.elementsOfConnection(connection.id)) {
       this.removeElement(element, 'connectionLost', `connection from ${describe(connection.remote)} ${reason}`);
@@ -289,6 +326,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     }
     this.send(session, { protocol: 'asap', type: 'registrationResponse', reject: false, poolHandle: m.poolHandle, peId: element.id });
     this.armExpiry();
+    this.notifyRegistration(outcome);
     this.emit('elementRegistered', { element, outcome });
   }
 
@@ -320,12 +358,25 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
       return;
     }
     const items = resolutionItems(m.items, this.settings.maxItems);
+    const connectionId = session.connection.id;
+    // RFC 5352 §2.2.5: S subscribes (only to a pool that exists); a resolution without S ends a subscription.
+    let accepted = false;
+    if (m.subscribe && this.handlespace.pool(m.poolHandle)) {
+      this.notifications.subscribe(session.connection, m.poolHandle, items);
+      this.counters.add('subscriptions.accepted');
+      accepted = true;
+    } else if (m.subscribe) {
+      this.counters.add('subscriptions.refusedUnknownPool');
+    } else if (this.notifications.isSubscribed(connectionId, m.poolHandle)) {
+      this.notifications.unsubscribe(connectionId, m.poolHandle);
+      this.counters.add('subscriptions.ended');
+    }
     const resolved = this.handlespace.resolve(m.poolHandle, items);
     if (!resolved.ok || resolved.value.elements.length === 0) {
       // An unknown pool, or one whose every element is draining, in maintenance or failed: RFC 5352 allows
       // no positive answer without an element, so both get Unknown Pool Handle (docs/protocol.md).
       this.counters.add('resolution.unknownPool');
-      this.send(session, { protocol: 'asap', type: 'handleResolutionResponse', accepted: false, poolHandle: m.poolHandle, poolElements: [], error: [{ code: Cause.unknownPoolHandle }], peStatus: [] });
+      this.send(session, { protocol: 'asap', type: 'handleResolutionResponse', accepted, poolHandle: m.poolHandle, poolElements: [], error: [{ code: Cause.unknownPoolHandle }], peStatus: [] });
       return;
     }
     this.counters.add('resolution.answered');
@@ -333,7 +384,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     this.send(session, {
       protocol: 'asap',
       type: 'handleResolutionResponse',
-      accepted: false,
+      accepted,
       poolHandle: m.poolHandle,
       // RFC 5352 §3.3: the overall policy is sent unless it is Round Robin, the default.
       ...(overallPolicy.type !== 0x1 ? { overallPolicy } : {}),
@@ -436,6 +487,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
       // RFC 5352 §3.2: the element is told with a deregistration response.
       if (session) this.send(session, { protocol: 'asap', type: 'deregistrationResponse', poolHandle: element.poolHandle, peId: element.id });
       this.forget(element);
+      this.notifications.changed({ element, status: 'deregistered', reason: 'lifetimeExpired', takenAway: true });
       this.emit('elementRemoved', { element, reason: 'lifetimeExpired', detail: `registration life of ${element.registrationLife} ms passed without re-registration` });
     }
     this.armExpiry();
@@ -444,15 +496,58 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
   // ---- shared ---------------------------------------------------------------------------------------
 
   /** Removes an element from the handlespace and every schedule, and tells listeners why. */
-  private removeElement(element: ElementRecord, reason: RemovalReason, detail: string): void {
+  private removeElement(element: ElementRecord, reason: RemovalReason, detail: string, reasonText?: string): void {
     const removed = this.handlespace.deregister(element.poolHandle, element.id);
     if (!removed) return;
     this.forget(removed);
     this.armExpiry();
+    this.notifications.changed({ element: removed, ...REMOVAL_STATUS[reason], takenAway: true, ...(reasonText ? { reasonText } : {}) });
     this.emit('elementRemoved', { element: removed, reason, detail });
   }
 
+  private notifyRegistration(outcome: RegistrationOutcome): void {
+    const element = outcome.element;
+    if (outcome.kind === 'registered') {
+      this.notifications.changed({ element, status: 'up', reason: 'registered', takenAway: false });
+      return;
+    }
+    // RFC-visible changes (transport, policy values) are pushed at once; a load change alone is coalesced.
+    if (outcome.changed.includes('transport') || outcome.changed.includes('policy')) {
+      this.notifications.changed({ element, status: 'up', reason: 'reregistered', takenAway: false });
+    } else if (outcome.changed.includes('load')) {
+      this.notifications.changed({ element, status: 'loadChanged', reason: 'loadChanged', takenAway: false });
+    }
+  }
+
+  // ---- operator actions (validated, audited and persisted by core/console) ---------------------------
+
+  /**
+   * drain / ready / maintenance / failover / deregister one element. Failover takes the element out like
+   * maintenance but tells pool users it failed, so they move at once (docs/protocol.md).
+   */
+  operate(handle: Uint8Array, peId: number, action: OperatorAction, reasonText: string): Result<ElementRecord, AdminError> {
+    const element = this.handlespace.element(handle, peId);
+    if (!element) return err({ code: 'unknownElement', message: `no element 0x${peId.toString(16)} in pool ${poolHandleToText(handle)}` });
+    const before = element.admin.state;
+    this.counters.add(`operator.${action}`);
+    if (action === 'deregister') {
+      const session = element.connectionId === undefined ? undefined : this.sessions.get(element.connectionId);
+      // The element hears it as the registrar ending its registration (RFC 5352 §3.2).
+      if (session) this.send(session, { protocol: 'asap', type: 'deregistrationResponse', poolHandle: element.poolHandle, peId: element.id });
+      this.removeElement(element, 'operatorDeregister', `deregistered by an operator: ${reasonText}`, reasonText);
+      this.emit('elementAdmin', { element, action, before, after: 'removed', reasonText });
+      return ok(element);
+    }
+    const after: AdminState = action === 'drain' ? 'draining' : action === 'ready' ? 'ready' : 'maintenance';
+    this.handlespace.setAdminState(handle, peId, after, reasonText);
+    const change = ADMIN_STATUS[action];
+    this.notifications.changed({ element, status: change.status, reason: change.reason, takenAway: after !== 'ready', reasonText });
+    this.emit('elementAdmin', { element, action, before, after, reasonText });
+    return ok(element);
+  }
+
   private forget(element: ElementRecord): void {
+    this.notifications.forget(element);
     this.keepAliveDue.cancel(element);
     this.ackDue.cancel(element);
     this.probed.delete(element);
@@ -470,6 +565,22 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     this.emit('notice', connectionId === undefined ? { message } : { connectionId, message });
   }
 }
+
+const REMOVAL_STATUS: Record<RemovalReason, Pick<ElementChange, 'status' | 'reason'>> = {
+  deregistered: { status: 'deregistered', reason: 'deregisteredByElement' },
+  keepAliveTimeout: { status: 'failed', reason: 'keepAliveTimeout' },
+  connectionLost: { status: 'failed', reason: 'connectionLost' },
+  unreachable: { status: 'unreachable', reason: 'unreachableReports' },
+  lifetimeExpired: { status: 'deregistered', reason: 'lifetimeExpired' },
+  operatorDeregister: { status: 'deregistered', reason: 'operatorDeregister' },
+};
+
+const ADMIN_STATUS: Record<Exclude<OperatorAction, 'deregister'>, Pick<ElementChange, 'status' | 'reason'>> = {
+  drain: { status: 'draining', reason: 'operatorDrain' },
+  ready: { status: 'up', reason: 'operatorReady' },
+  maintenance: { status: 'maintenance', reason: 'operatorMaintenance' },
+  failover: { status: 'failed', reason: 'operatorFailover' },
+};
 
 /** Items for a resolution: the Handle Resolution Option if present (0xffffffff = as many as allowed), else the default. */
 export function resolutionItems(requested: number | undefined, defaultItems: number): number {

@@ -62,6 +62,14 @@ class TcpConnection implements MessageConnection {
     this.socket.write(message);
   }
 
+  get bufferedBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  onDrain(listener: () => void): void {
+    this.socket.on('drain', listener);
+  }
+
   close(reason: string): void {
     if (this.closed) return;
     this.closed = true;

@@ -14,6 +14,10 @@ export interface MessageConnection {
   readonly remote: RemoteAddress;
   /** Queues one encoded message. */
   send(message: Uint8Array): void;
+  /** Bytes handed to the connection that the peer has not taken yet (the socket's write backlog). */
+  readonly bufferedBytes: number;
+  /** Calls `listener` each time the write backlog has drained. */
+  onDrain(listener: () => void): void;
   /** Closes the connection; `reason` is logged and reported in the close event. */
   close(reason: string): void;
   readonly closed: boolean;

@@ -54,7 +54,19 @@ export class AsapTestPeer {
     return this.endedFlag;
   }
 
+  private answersKeepAlives = false;
+
+  /** From now on every ASAP_ENDPOINT_KEEP_ALIVE is answered with an ACK at once (like a live element). */
+  answerKeepAlives(): this {
+    this.answersKeepAlives = true;
+    return this;
+  }
+
   private deliver(message: AsapMessage): void {
+    if (this.answersKeepAlives && message.type === 'endpointKeepAlive' && message.peId !== undefined) {
+      this.send({ protocol: 'asap', type: 'endpointKeepAliveAck', poolHandle: message.poolHandle, peId: message.peId });
+      return;
+    }
     const index = this.waiters.findIndex((w) => w.match(message));
     if (index >= 0) {
       const [waiter] = this.waiters.splice(index, 1);
