@@ -2,10 +2,12 @@
  * `npm run bench [-- NAME ...]`: runs the named benchmarks (all when none is named) and prints one JSON
  * line per figure on stdout. Never part of `npm test`.
  */
+import { runRegistrarBench } from './registrar.bench.js';
 import { runWireBench } from './wire.bench.js';
 
 const benches: Record<string, () => Promise<readonly object[]> | readonly object[]> = {
   wire: () => runWireBench(),
+  registrar: () => runRegistrarBench(),
 };
 
 const requested = process.argv.slice(2);
