@@ -7,7 +7,7 @@
 import type { Clock, TimerHandle } from '../clock.js';
 import type { ElementRecord } from '../handlespace/handlespace.js';
 import { Cause } from '../wire/constants.js';
-import { encodeMessage } from '../wire/encoder.js';
+import { encodeHandleResolutionResponse } from '../wire/encoder.js';
 import { PeStatusCode, PeStatusReason, type PeStatus, type Policy, type PoolElement } from '../wire/types.js';
 import type { MessageConnection, RemoteAddress } from './transport.js';
 
@@ -121,6 +121,8 @@ export class NotificationCenter {
     private readonly defaultItems: number,
     private readonly selection: SelectionSource,
     private readonly onSent: (sent: NotificationsSent) => void,
+    /** The element's Pool Element parameter bytes (the registrar caches them per element). */
+    private readonly encodeElement: (pe: PoolElement) => Uint8Array,
   ) {
     this.settings = { ...settings, socketHighWaterBytes: Math.max(SOCKET_HIGH_WATER_MARK, settings.socketHighWaterBytes) };
   }
@@ -219,6 +221,8 @@ export class NotificationCenter {
   }
 
   private loadChanged(element: ElementRecord): void {
+    // Nobody listening to this pool: no coalescing state either (it would cost memory per element).
+    if (!this.topics.get(element.poolKey)?.subscribers.size) return;
     const now = this.clock.now();
     const current = element.policy.load ?? 0;
     let state = this.loads.get(element);
@@ -314,18 +318,22 @@ export class NotificationCenter {
       const { replacementPeId: _none, ...withoutReplacement } = s;
       return withoutReplacement;
     });
-    const bytes = encodeMessage({
-      protocol: 'asap',
-      type: 'handleResolutionResponse',
-      accepted: true,
-      poolHandle: topic.handle,
-      ...(current && current.overallPolicy.type !== 0x1 ? { overallPolicy: current.overallPolicy } : {}),
-      poolElements: elements,
-      // No selectable element left: cause 0x9 with the A flag (docs/protocol.md).
-      ...(elements.length === 0 ? { error: [{ code: Cause.unknownPoolHandle }] } : {}),
-      peStatus: finalStatuses,
-    });
-    return { bytes, finalStatuses };
+    return { bytes: this.encodePushMessage(topic.handle, current, finalStatuses), finalStatuses };
+  }
+
+  private encodePushMessage(handle: Uint8Array, current: ReturnType<SelectionSource>, statuses: readonly PeStatus[]): Uint8Array {
+    const elements = current?.elements ?? [];
+    return encodeHandleResolutionResponse(
+      {
+        accepted: true,
+        poolHandle: handle,
+        ...(current && current.overallPolicy.type !== 0x1 ? { overallPolicy: current.overallPolicy } : {}),
+        // No selectable element left: cause 0x9 with the A flag (docs/protocol.md).
+        ...(elements.length === 0 ? { error: [{ code: Cause.unknownPoolHandle }] } : {}),
+        peStatus: statuses,
+      },
+      elements.map(this.encodeElement),
+    );
   }
 
   private deliver(subscriber: Subscriber, push: QueuedPush): void {
@@ -375,18 +383,7 @@ export class NotificationCenter {
 
   /** The whole current state of a pool for one subscriber: a push with the A flag and no PE Status. */
   snapshot(handle: Uint8Array, items: number): Uint8Array {
-    const current = this.selection(handle, items);
-    const elements = current?.elements ?? [];
-    return encodeMessage({
-      protocol: 'asap',
-      type: 'handleResolutionResponse',
-      accepted: true,
-      poolHandle: handle,
-      ...(current && current.overallPolicy.type !== 0x1 ? { overallPolicy: current.overallPolicy } : {}),
-      poolElements: elements,
-      ...(elements.length === 0 ? { error: [{ code: Cause.unknownPoolHandle }] } : {}),
-      peStatus: [],
-    });
+    return this.encodePushMessage(handle, this.selection(handle, items), []);
   }
 
   private topic(key: string, handle: Uint8Array): PoolTopic {

@@ -10,7 +10,7 @@ import { Handlespace, type AdminState, type ElementRecord, type RegistrationOutc
 import { err, ok, type Result } from '../result.js';
 import { Cause, HROPT_ALL_ITEMS } from '../wire/constants.js';
 import { decodeMessage, reportsFor } from '../wire/decoder.js';
-import { encodeMessage } from '../wire/encoder.js';
+import { encodeHandleResolutionResponse, encodeMessage, encodePoolElementParameter } from '../wire/encoder.js';
 import { poolHandleToText } from '../wire/json.js';
 import type {
   AsapDeregistration,
@@ -81,6 +81,30 @@ export interface RegistrarStartOptions extends Partial<RegistrarSettings> {
   readonly notifications?: Partial<NotificationSettings>;
 }
 
+interface EncodedElement {
+  readonly bytes: Uint8Array;
+  readonly policy: ElementRecord['policy'];
+  readonly userTransport: ElementRecord['userTransport'];
+  readonly asapTransport: ElementRecord['asapTransport'];
+  readonly registrationLife: number;
+  readonly homeServerId: number;
+}
+
+const NO_STATUS: readonly [] = [];
+
+/** Counter names per message type, built once (a template string per message showed in profiles). */
+const RECEIVED_KEY = counterKeys('received');
+const SENT_KEY = counterKeys('sent');
+const UNEXPECTED_KEY = counterKeys('unexpected');
+
+function counterKeys(prefix: string): Record<AsapMessage['type'], string> {
+  const types: AsapMessage['type'][] = [
+    'registration', 'deregistration', 'registrationResponse', 'deregistrationResponse', 'handleResolution', 'handleResolutionResponse',
+    'endpointKeepAlive', 'endpointKeepAliveAck', 'endpointUnreachable', 'serverAnnounce', 'cookie', 'cookieEcho', 'businessCard', 'error',
+  ];
+  return Object.fromEntries(types.map((t) => [t, `${prefix}.${t}`])) as Record<AsapMessage['type'], string>;
+}
+
 interface Session {
   readonly connection: MessageConnection;
   elementCount: number;
@@ -101,6 +125,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
   private readonly ackDue: DeadlineQueue<ElementRecord>;
   /** Elements whose pending keep-alive is a probe after an unreachable report. */
   private readonly probed = new Set<ElementRecord>();
+  private readonly encodedElements = new WeakMap<ElementRecord, EncodedElement>();
   private expiryTimer: TimerHandle | undefined;
   private expiryDue = Infinity;
   private server: MessageServer | undefined;
@@ -135,6 +160,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
         if (sent.snapshot) this.counters.add('notifications.snapshots');
         this.emit('notificationsSent', sent);
       },
+      (pe) => this.encodedElement(pe as ElementRecord),
     );
     this.keepAliveDue = new DeadlineQueue(clock, (element) => this.sendKeepAlive(element, false));
     this.ackDue = new DeadlineQueue(clock, (element) => this.keepAliveMissed(element));
@@ -261,7 +287,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     session.consecutiveErrors = 0;
     const message = decoded.value;
     if (message.protocol !== 'asap') return;
-    this.counters.add(`received.${message.type}`);
+    this.counters.add(RECEIVED_KEY[message.type]);
     const reports = reportsFor(message);
     if (reports.length > 0) this.send(session, { protocol: 'asap', type: 'error', error: reports });
     this.dispatch(session, message);
@@ -284,7 +310,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
         return;
       default:
         // Messages a registrar is never sent (responses, cookies, announces): counted, otherwise ignored.
-        this.counters.add(`unexpected.${message.type}`);
+        this.counters.add(UNEXPECTED_KEY[message.type]);
         return;
     }
   }
@@ -381,17 +407,40 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     }
     this.counters.add('resolution.answered');
     const { overallPolicy, elements } = resolved.value;
-    this.send(session, {
-      protocol: 'asap',
-      type: 'handleResolutionResponse',
-      accepted,
-      poolHandle: m.poolHandle,
-      // RFC 5352 §3.3: the overall policy is sent unless it is Round Robin, the default.
-      ...(overallPolicy.type !== 0x1 ? { overallPolicy } : {}),
-      // An ElementRecord carries every field of a wire PoolElement, so it is encoded as it is.
-      poolElements: elements,
-      peStatus: [],
+    const encoded: Uint8Array[] = new Array<Uint8Array>(elements.length);
+    for (let i = 0; i < elements.length; i++) encoded[i] = this.encodedElement(elements[i] as ElementRecord);
+    // RFC 5352 §3.3: the overall policy is sent unless it is Round Robin, the default.
+    const response = overallPolicy.type !== 0x1 ? { accepted, poolHandle: m.poolHandle, overallPolicy, peStatus: NO_STATUS } : { accepted, poolHandle: m.poolHandle, peStatus: NO_STATUS };
+    this.counters.add(SENT_KEY.handleResolutionResponse);
+    session.connection.send(encodeHandleResolutionResponse(response, encoded));
+  }
+
+  /**
+   * The element's Pool Element parameter, encoded once and reused until a re-registration replaces one of
+   * its parts (the handlespace swaps in new transport and policy objects, so identity tells).
+   */
+  private encodedElement(element: ElementRecord): Uint8Array {
+    const cached = this.encodedElements.get(element);
+    if (
+      cached &&
+      cached.policy === element.policy &&
+      cached.userTransport === element.userTransport &&
+      cached.asapTransport === element.asapTransport &&
+      cached.registrationLife === element.registrationLife &&
+      cached.homeServerId === element.homeServerId
+    ) {
+      return cached.bytes;
+    }
+    const bytes = encodePoolElementParameter(element);
+    this.encodedElements.set(element, {
+      bytes,
+      policy: element.policy,
+      userTransport: element.userTransport,
+      asapTransport: element.asapTransport,
+      registrationLife: element.registrationLife,
+      homeServerId: element.homeServerId,
     });
+    return bytes;
   }
 
   // ---- keep-alive monitoring ------------------------------------------------------------------------
@@ -556,7 +605,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
   }
 
   private send(session: Session, message: AsapMessage): void {
-    this.counters.add(`sent.${message.type}`);
+    this.counters.add(SENT_KEY[message.type]);
     session.connection.send(encodeMessage(message));
   }
 

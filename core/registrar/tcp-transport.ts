@@ -1,6 +1,6 @@
 /**
- * ASAP over TCP: one server socket, each connection framed by TcpFramer. Writes are corked per event-loop
- * turn so a burst of responses leaves in one segment.
+ * ASAP over TCP: one server socket, each connection framed by TcpFramer. Messages sent in one event-loop
+ * turn are joined into one write, so a burst of responses leaves in one segment.
  */
 import net from 'node:net';
 import { TcpFramer } from '../wire/tcp-framer.js';
@@ -12,7 +12,8 @@ class TcpConnection implements MessageConnection {
   readonly id = nextConnectionId++;
   readonly remote: RemoteAddress;
   private readonly framer: TcpFramer;
-  private corked = false;
+  private outgoing: Uint8Array[] = [];
+  private outgoingBytes = 0;
   closed = false;
 
   constructor(
@@ -51,19 +52,23 @@ class TcpConnection implements MessageConnection {
 
   send(message: Uint8Array): void {
     if (this.closed || this.socket.destroyed) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
-    this.socket.write(message);
+    // Messages of one event-loop turn leave in one write (one syscall, one segment where they fit).
+    if (this.outgoing.length === 0) process.nextTick(this.flush);
+    this.outgoing.push(message);
+    this.outgoingBytes += message.length;
   }
 
+  private readonly flush = (): void => {
+    const parts = this.outgoing;
+    const size = this.outgoingBytes;
+    this.outgoing = [];
+    this.outgoingBytes = 0;
+    if (this.closed || this.socket.destroyed || parts.length === 0) return;
+    this.socket.write(parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts, size));
+  };
+
   get bufferedBytes(): number {
-    return this.socket.writableLength;
+    return this.socket.writableLength + this.outgoingBytes;
   }
 
   onDrain(listener: () => void): void {
@@ -72,6 +77,8 @@ class TcpConnection implements MessageConnection {
 
   close(reason: string): void {
     if (this.closed) return;
+    // What was sent before closing (e.g. an ASAP_ERROR saying why) still goes out.
+    this.flush();
     this.closed = true;
     this.socket.end();
     // A peer that never finishes its side must not keep the socket half-open.

@@ -89,6 +89,12 @@ export class ByteWriter {
     this.contentEnd = start + length;
   }
 
+  /** The bytes written so far (for a lone parameter), padded. */
+  finished(): Uint8Array {
+    this.pad();
+    return this.buf.slice(0, this.pos);
+  }
+
   /** Finishes a message started at 0: writes the length (excluding final padding) and returns the bytes. */
   finishMessage(): Uint8Array {
     const length = this.contentEnd;

@@ -8,6 +8,7 @@ import { AsapType, EnrpType, Flag, ParamType } from './constants.js';
 import { parseIpAddress } from './ip-address.js';
 import { policyDefinition } from './policy.js';
 import type {
+  AsapHandleResolutionResponse,
   AsapMessage,
   EnrpMessage,
   ErrorCause,
@@ -326,6 +327,35 @@ function writeEnrp(w: ByteWriter, m: EnrpMessage): void {
       writeOperationError(w, m.error);
       break;
   }
+}
+
+/** The Pool Element parameter alone (padded TLV bytes), for callers that cache it per element. */
+export function encodePoolElementParameter(pe: PoolElement): Uint8Array {
+  const w = new ByteWriter(96);
+  writePoolElement(w, pe);
+  return w.finished();
+}
+
+/**
+ * An ASAP_HANDLE_RESOLUTION_RESPONSE whose Pool Element parameters are already encoded (from
+ * encodePoolElementParameter): the registrar's hot path, which caches each element's bytes.
+ */
+export function encodeHandleResolutionResponse(m: Omit<AsapHandleResolutionResponse, 'poolElements' | 'protocol' | 'type'>, encodedPoolElements: readonly Uint8Array[]): Uint8Array {
+  let size = 64;
+  for (const pe of encodedPoolElements) size += pe.length;
+  const w = new ByteWriter(size);
+  w.u8(ASAP.handleResolutionResponse);
+  w.u8(m.accepted ? FLAG.accepted : 0);
+  w.u16(0);
+  writePoolHandle(w, m.poolHandle);
+  if (m.overallPolicy) writePolicy(w, m.overallPolicy);
+  // A Pool Element TLV's length is always a multiple of 4 (its last part is a policy or an ASAP transport),
+  // so its padded bytes are exactly what writePoolElement would have written.
+  for (const pe of encodedPoolElements) w.bytes(pe);
+  if (m.error) writeOperationError(w, m.error);
+  for (const status of m.peStatus) writePeStatus(w, status);
+  writeUnrecognized(w, m.unrecognized);
+  return w.finishMessage();
 }
 
 /** Encodes one message: the header's length excludes the final padding; the bytes returned include it. */

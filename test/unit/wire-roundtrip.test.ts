@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { encodeMessage } from '../../core/wire/encoder.js';
+import { encodeHandleResolutionResponse, encodeMessage, encodePoolElementParameter } from '../../core/wire/encoder.js';
 import { decodeMessage } from '../../core/wire/decoder.js';
 import { messageFromJson, messageToJson } from '../../core/wire/json.js';
 import { message } from '../support/wire-arbitraries.js';
@@ -72,4 +72,16 @@ test('byte fields decoded from a Node Buffer are plain Uint8Array copies, not vi
   input.fill(0);
   assert.equal(Object.getPrototypeOf(decoded.value.cookie), Uint8Array.prototype);
   assert.deepStrictEqual(decoded.value.cookie, Uint8Array.from([1, 2, 3, 4, 5]));
+});
+
+test('a handle resolution response assembled from pre-encoded Pool Elements equals the plain encoding', () => {
+  fc.assert(
+    fc.property(message, (m) => {
+      if (m.protocol !== 'asap' || m.type !== 'handleResolutionResponse') return;
+      const { poolElements, protocol: _p, type: _t, ...rest } = m;
+      const assembled = encodeHandleResolutionResponse(rest, poolElements.map(encodePoolElementParameter));
+      assert.deepStrictEqual(Buffer.from(assembled), Buffer.from(encodeMessage(m)));
+    }),
+    { numRuns: 2000 },
+  );
 });
