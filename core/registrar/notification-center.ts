@@ -184,7 +184,9 @@ export class NotificationCenter {
   }
 
   isSubscribed(connectionId: number, handle: Uint8Array): boolean {
-    return this.subscribers.get(connectionId)?.pools.has(keyOf(handle)) ?? false;
+    // Most resolutions come from connections without subscriptions: answer those without building a key.
+    const subscriber = this.subscribers.get(connectionId);
+    return subscriber !== undefined && subscriber.pools.has(keyOf(handle));
   }
 
   /** A connection closed: all its subscriptions end and nothing of it stays behind. */

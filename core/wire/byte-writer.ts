@@ -18,6 +18,13 @@ export class ByteWriter {
     return this.pos;
   }
 
+  /** Starts over, keeping the allocated buffer (the encoder reuses one writer for every message). */
+  reset(): this {
+    this.pos = 0;
+    this.contentEnd = 0;
+    return this;
+  }
+
   private ensure(extra: number): void {
     const need = this.pos + extra;
     if (need <= this.buf.length) return;

@@ -31,6 +31,11 @@ const parseAddress = parseIpAddress;
 
 const textEncoder = new TextEncoder();
 
+// Encoding is synchronous and never re-entered, so one scratch writer per use serves every call: only the
+// final copy is allocated per message (profiles showed the per-message writer allocation).
+const messageScratch = new ByteWriter(4096);
+const parameterScratch = new ByteWriter(512);
+
 function checkUint(value: number, bits: 8 | 16 | 32, what: string): number {
   const max = bits === 32 ? 0xffffffff : (1 << bits) - 1;
   if (!Number.isInteger(value) || value < 0 || value > max) throw new RangeError(`${what} ${value} is not a ${bits}-bit unsigned integer`);
@@ -331,7 +336,7 @@ function writeEnrp(w: ByteWriter, m: EnrpMessage): void {
 
 /** The Pool Element parameter alone (padded TLV bytes), for callers that cache it per element. */
 export function encodePoolElementParameter(pe: PoolElement): Uint8Array {
-  const w = new ByteWriter(96);
+  const w = parameterScratch.reset();
   writePoolElement(w, pe);
   return w.finished();
 }
@@ -341,9 +346,7 @@ export function encodePoolElementParameter(pe: PoolElement): Uint8Array {
  * encodePoolElementParameter): the registrar's hot path, which caches each element's bytes.
  */
 export function encodeHandleResolutionResponse(m: Omit<AsapHandleResolutionResponse, 'poolElements' | 'protocol' | 'type'>, encodedPoolElements: readonly Uint8Array[]): Uint8Array {
-  let size = 64;
-  for (const pe of encodedPoolElements) size += pe.length;
-  const w = new ByteWriter(size);
+  const w = messageScratch.reset();
   w.u8(ASAP.handleResolutionResponse);
   w.u8(m.accepted ? FLAG.accepted : 0);
   w.u16(0);
@@ -360,7 +363,7 @@ export function encodeHandleResolutionResponse(m: Omit<AsapHandleResolutionRespo
 
 /** Encodes one message: the header's length excludes the final padding; the bytes returned include it. */
 export function encodeMessage(message: Message): Uint8Array {
-  const w = new ByteWriter(message.protocol === 'asap' && message.type === 'registration' ? 128 : 256);
+  const w = messageScratch.reset();
   if (message.protocol === 'asap') writeAsap(w, message);
   else writeEnrp(w, message);
   writeUnrecognized(w, message.unrecognized);
