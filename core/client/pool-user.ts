@@ -14,24 +14,41 @@
  * request hunts for another registrar. One resolve() never takes longer than `resolveTimeoutMs` (10 s),
  * server hunt included.
  *
- * Pushed updates: an unsolicited ASAP_HANDLE_RESOLUTION_RESPONSE for a pool. Without PE Status parameters
- * it is a plain RFC 5352 answer and replaces the cached list; with them (our extension, docs/protocol.md)
- * the elements it carries are added or replaced and each element whose status takes it out of service
- * (draining, maintenance, unreachable, failed, deregistered) is removed. A gap in the per-pool sequence
- * numbers marks the entry stale, so the next resolve() asks again. An Operation Error "Unknown Pool
- * Handle" removes the pool. When the connection drops, subscriptions are re-established on the next
- * registrar (RFC 5352 §2.2.5: registrars do not share subscription state).
+ * Subscriptions (RFC 5352 §2.2.5, docs/protocol.md "Subscriptions and pushed status"): resolve() with
+ * `subscribe` sends the S flag; once a pool is subscribed every later resolution of it keeps the S flag (a
+ * resolution without S would end the subscription at the registrar), until unsubscribe() or forget(). A
+ * pool that exists but has no selectable element answers with the A flag and cause 0x9: that is a
+ * subscription to an empty pool, not an error.
+ *
+ * Pushed updates (unsolicited ASAP_HANDLE_RESOLUTION_RESPONSE with the A flag) for subscribed pools:
+ *   - with PE Status parameters: the Pool Element list is the registrar's current selection and replaces
+ *     the cached list (elements whose status takes them out of service are left out even if listed);
+ *     each PE Status is a typed 'pe-status' event. With no Pool Element (and no cause 0x9) the statuses
+ *     are merged into the cached list instead.
+ *   - without PE Status: a snapshot (after the registrar dropped queued updates): replaces the cached list
+ *     and resets the sequence base, so the next sequence number seen is accepted as it is.
+ *   - cause 0x9 with the A flag: the pool has no selectable element now; the cached list is emptied and
+ *     the subscription stays (pushes resume when elements return). Cause 0x9 without the A flag: the pool
+ *     is gone; the entry and the subscription are dropped.
+ * Sequence numbers are tracked per pool with RFC 1982 serial arithmetic; a gap marks the entry stale and
+ * starts a background re-resolution with the S flag ('update' with source 'resync'). Every full answer
+ * (resolution or snapshot) resets the sequence base. When the connection drops, subscriptions are
+ * re-established on the next registrar (RFC 5352 §2.2.5: registrars do not share subscription state).
+ *
+ * Sessions (pool-session.ts): session() resolves a pool and returns a PoolSession that follows one
+ * current element for new requests and fails over on pushed statuses or application-reported failures.
  */
 import { EventEmitter } from 'node:events';
 import { systemClock, type Clock } from '../clock.js';
 import { err, ok, type Result } from '../result.js';
-import { Cause } from '../wire/constants.js';
+import { Cause, nameOf } from '../wire/constants.js';
 import { PolicyType } from '../wire/policy.js';
-import { PeStatusCode, type AsapHandleResolutionResponse, type ErrorCause, type PeStatus, type Policy, type PoolElement as WirePoolElement } from '../wire/types.js';
+import { PeStatusCode, PeStatusReason, type AsapHandleResolutionResponse, type ErrorCause, type PeStatus, type Policy, type PoolElement as WirePoolElement } from '../wire/types.js';
 import { deadline, pause } from './clock-signals.js';
 import { businessCardOf, encodeCookieEcho, parseControlMessage, type BusinessCard, type ControlMessage, type ControlMessageError } from './control-channel.js';
 import { selectElement, type RandomSource, type SelectionState } from './element-selection.js';
 import { handleKey, toPoolHandle, type PoolHandleInput } from './pool-handle.js';
+import { PoolSession, type PoolObserver, type PoolSessionOptions } from './pool-session.js';
 import type { AnnounceListenOptions, HuntOptions, RegistrarDiscovery } from './registrar-discovery.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, type ProtocolProblem, type RegistrarAddress, type RegistrarConnection } from './registrar-connection.js';
 import { RegistrarLink } from './registrar-link.js';
@@ -41,6 +58,13 @@ export const DEFAULT_MAX_REQUEST_RETRANSMIT = 2;
 export const DEFAULT_RESOLVE_TIMEOUT_MS = 10_000;
 const RESUBSCRIBE_FIRST_DELAY_MS = 500;
 const RESUBSCRIBE_MAX_DELAY_MS = 60_000;
+/**
+ * A PE Status event time is compared with the local clock only when the difference is 0 … 60 s: beyond
+ * that (or negative) the two clocks are not synchronized closely enough for a latency to mean anything.
+ */
+export const PE_STATUS_LATENCY_WINDOW_MS = 60_000;
+/** Elements handed out per pool that may later be reported unreachable; the oldest are forgotten beyond this. */
+const MAX_HANDED_OUT_PER_POOL = 1024;
 
 export interface PoolUserOptions {
   /** A registrar connection shared with pool elements and other users; its owner closes it. */
@@ -65,7 +89,10 @@ export interface PoolUserOptions {
 export interface ResolveOptions {
   readonly items?: number;
   readonly signal?: AbortSignal;
-  /** S flag: ask the registrar to push updates for this pool. */
+  /**
+   * S flag: ask the registrar to push updates for this pool. Once subscribed, the pool stays subscribed
+   * (every resolution of it carries the S flag) until unsubscribe() or forget(); `false` does not end it.
+   */
   readonly subscribe?: boolean;
   /** Ask even if the cache is fresh. */
   readonly refresh?: boolean;
@@ -75,7 +102,10 @@ export interface ResolvedPool {
   readonly poolHandle: Uint8Array;
   /** The pool's policy; round robin when the registrar sent none (RFC 5352 §2.2.6). */
   readonly overallPolicy: Policy;
-  /** Wire Pool Element parameters, in the registrar's order, minus those reported unreachable. */
+  /**
+   * Wire Pool Element parameters, in the registrar's order, minus those reported unreachable. Empty for a
+   * subscribed pool that has no selectable element now (A flag with cause 0x9).
+   */
   readonly elements: readonly WirePoolElement[];
   /** Clock time the registrar's answer (or last pushed update) arrived. */
   readonly receivedAt: number;
@@ -92,6 +122,13 @@ export type ResolveError =
 
 export type SelectError = { readonly code: 'notCached' | 'noElements'; readonly message: string };
 
+export interface SelectOptions {
+  /** Elements the caller already tried: never chosen. */
+  readonly exclude?: Iterable<number>;
+  /** Take this element if it is cached and not excluded (a PE Status replacement), else the policy's choice. */
+  readonly prefer?: number;
+}
+
 export type ReportError =
   | { readonly code: 'unknownElement'; readonly message: string }
   | { readonly code: 'timeout' | 'aborted' | 'closed'; readonly message: string };
@@ -102,20 +139,42 @@ export interface PoolUpdate {
   readonly pool: ResolvedPool | undefined;
   /** PE Status parameters the update carried (our extension). */
   readonly statuses: readonly PeStatus[];
-  /** push: the registrar's unsolicited update; resubscribe: the answer after re-subscribing on a new connection. */
-  readonly source: 'push' | 'resubscribe';
-  /** A gap in the per-pool sequence numbers: updates were missed; the entry is marked stale. */
+  /**
+   * push: the registrar's unsolicited update; resubscribe: the answer after re-subscribing on a new
+   * connection; resync: the answer to the re-resolution a sequence gap started.
+   */
+  readonly source: 'push' | 'resubscribe' | 'resync';
+  /** A gap in the per-pool sequence numbers: updates were missed; the entry is stale until the resync answers. */
   readonly gap: boolean;
+  /** The update replaced the whole cached list and reset the sequence base (no PE Status in it). */
+  readonly snapshot: boolean;
+}
+
+/** One PE Status parameter a push carried, as the 'pe-status' event hands it out. */
+export interface PeStatusEvent {
+  readonly poolHandle: Uint8Array;
+  readonly status: PeStatus;
+  /** The PeStatusCode key ('failed', 'loadChanged', …) or 'unknown' for a value this SDK does not know. */
+  readonly statusName: string;
+  /** The PeStatusReason key ('connectionLost', 'operatorDrain', …) or 'unknown'. */
+  readonly reasonName: string;
+  /** Local clock time the push arrived. */
+  readonly receivedAt: number;
+  /** receivedAt − status.eventTimeMs, when the clocks are comparable (see PE_STATUS_LATENCY_WINDOW_MS). */
+  readonly latencyMs?: number;
 }
 
 export type PoolUserProblem =
   | { readonly kind: 'protocol'; readonly registrar: RegistrarAddress; readonly problem: ProtocolProblem }
   | { readonly kind: 'asapError'; readonly registrar: RegistrarAddress; readonly causes: readonly ErrorCause[] }
   | { readonly kind: 'resubscribe'; readonly poolHandle: Uint8Array; readonly error: ResolveError }
+  | { readonly kind: 'resync'; readonly poolHandle: Uint8Array; readonly error: ResolveError }
   | { readonly kind: 'discovery'; readonly message: string };
 
 export interface PoolUserEvents {
   update: [update: PoolUpdate];
+  /** One per PE Status parameter received, in the order the push carried them, after the cache is updated. */
+  'pe-status': [event: PeStatusEvent];
   registrarLost: [event: { readonly registrar: RegistrarAddress; readonly reason: string; readonly subscriptions: readonly Uint8Array[] }];
   /** Emitted only when someone listens. */
   error: [problem: PoolUserProblem];
@@ -133,7 +192,11 @@ interface CacheEntry {
   readonly selection: SelectionState;
   /** Elements reported unreachable in the current failure event; cleared when the registrar lists them again. */
   readonly reported: Set<number>;
+  /** Sequence number of the last PE Status taken in; undefined after a full answer (the next one is the base). */
   lastSequence: number | undefined;
+  /** Connection and arrival number of the last message applied, to spot answers older than a push. */
+  arrivalFrom: RegistrarConnection | undefined;
+  lastArrival: number;
 }
 
 interface StoredCookie {
@@ -149,10 +212,17 @@ function describeCauses(causes: readonly ErrorCause[]): string {
   return causes.map((cause) => `0x${cause.code.toString(16)}`).join(', ');
 }
 
-/** RFC 1982 serial-number comparison for 32-bit sequence numbers: is a after b? */
-function serialAfter(a: number, b: number): boolean {
+/**
+ * RFC 1982 serial-number comparison for 32-bit sequence numbers: is a after b? (Undefined for a distance
+ * of exactly 2^31, which counts as "not after".)
+ */
+export function serialAfter(a: number, b: number): boolean {
   const diff = (a - b) >>> 0;
   return diff !== 0 && diff < 0x80000000;
+}
+
+function sameOrder(a: readonly WirePoolElement[], b: readonly WirePoolElement[]): boolean {
+  return a.length === b.length && a.every((element, i) => element.id === b[i]?.id);
 }
 
 export class PoolUser extends EventEmitter<PoolUserEvents> {
@@ -167,10 +237,16 @@ export class PoolUser extends EventEmitter<PoolUserEvents> {
   private readonly random: RandomSource;
 
   private readonly cache = new Map<string, CacheEntry>();
+  /** Pools the user wants subscribed (set before the S-flag request goes out, so an early push is taken). */
   private readonly subscriptions = new Map<string, Uint8Array>();
   private readonly cookies = new Map<number, StoredCookie>();
   private latestCookie: StoredCookie | undefined;
   private readonly businessCards = new Map<string, BusinessCard>();
+  /** Elements select() handed out per pool: the user may have tried them, so it may report them. */
+  private readonly handedOut = new Map<string, Set<number>>();
+  private readonly observers = new Set<PoolObserver>();
+  private readonly sessions = new Set<PoolSession>();
+  private readonly resyncing = new Set<string>();
   private connection: RegistrarConnection | undefined;
   private detachConnection: (() => void) | undefined;
   private resubscribing = false;
@@ -204,19 +280,28 @@ export class PoolUser extends EventEmitter<PoolUserEvents> {
 
   /**
    * The pool's elements: from the cache when fresh, else from a registrar. An unknown pool is the error
-   * value `unknownPoolHandle` (cause 0x9); other Operation Errors are `operationError`.
+   * value `unknownPoolHandle` (cause 0x9); other Operation Errors are `operationError`. A subscription to a
+   * pool with no selectable element (A flag and cause 0x9) is a success with no elements.
    */
   async resolve(handle: PoolHandleInput, options: ResolveOptions = {}): Promise<Result<ResolvedPool, ResolveError>> {
     if (this.closed) return err({ code: 'closed', message: 'the pool user is closed' });
     const poolHandle = toPoolHandle(handle);
     const key = handleKey(poolHandle);
+    const subscribe = options.subscribe === true || this.subscriptions.has(key);
     const cached = this.cache.get(key);
-    if (cached && !options.refresh && this.isFresh(cached) && (!options.subscribe || this.isSubscribed(cached))) return ok(this.view(cached));
+    if (cached && !options.refresh && this.isFresh(cached) && (!subscribe || this.isSubscribed(cached))) return ok(this.view(cached));
 
+    const newSubscription = subscribe && !this.subscriptions.has(key);
+    if (newSubscription) this.subscriptions.set(key, poolHandle);
     const limit = deadline(this.clock, this.resolveTimeoutMs, options.signal);
     try {
-      const outcome = await this.request(poolHandle, options, limit.signal);
-      if (outcome.ok) return this.accept(poolHandle, outcome.value, options.subscribe ?? false);
+      const outcome = await this.request(poolHandle, { ...options, subscribe }, limit.signal);
+      if (outcome.ok) {
+        const accepted = this.accept(poolHandle, outcome.value, subscribe);
+        if (!accepted.ok && newSubscription) this.subscriptions.delete(key);
+        return accepted;
+      }
+      if (newSubscription) this.subscriptions.delete(key);
       if (this.closed) return err({ code: 'closed', message: 'the pool user was closed' });
       if (options.signal?.aborted) return err({ code: 'aborted', message: 'resolve aborted' });
       return err({ code: 'timeout', message: limit.expired ? `no answer within ${this.resolveTimeoutMs} ms (${outcome.error})` : outcome.error });
@@ -233,22 +318,27 @@ export class PoolUser extends EventEmitter<PoolUserEvents> {
 
   /**
    * Picks one element of a cached pool per its overall policy (see element-selection.ts). Call resolve()
-   * first; select() never sends anything. `exclude` leaves out elements the caller already tried.
+   * first; select() never sends anything. `exclude` leaves out elements the caller already tried;
+   * `prefer` takes a named element when it is cached (and not excluded).
    */
-  select(handle: PoolHandleInput, options: { readonly exclude?: Iterable<number> } = {}): Result<WirePoolElement, SelectError> {
-    const entry = this.cache.get(handleKey(toPoolHandle(handle)));
+  select(handle: PoolHandleInput, options: SelectOptions = {}): Result<WirePoolElement, SelectError> {
+    const key = handleKey(toPoolHandle(handle));
+    const entry = this.cache.get(key);
     if (!entry) return err({ code: 'notCached', message: 'pool not in the cache: resolve it first' });
     const excluded = new Set(options.exclude ?? []);
     const candidates = excluded.size === 0 ? entry.elements : entry.elements.filter((element) => !excluded.has(element.id));
-    const chosen = selectElement(entry.overallPolicy, candidates, entry.selection, this.random);
-    return chosen ? ok(chosen) : err({ code: 'noElements', message: 'no element left to select in the cached pool' });
+    const preferred = options.prefer !== undefined ? candidates.find((element) => element.id === options.prefer) : undefined;
+    const chosen = preferred ?? selectElement(entry.overallPolicy, candidates, entry.selection, this.random);
+    if (!chosen) return err({ code: 'noElements', message: 'no element left to select in the cached pool' });
+    this.noteHandedOut(key, chosen.id);
+    return ok(chosen);
   }
 
   /**
    * Reports an element the user tried and could not reach (ASAP_ENDPOINT_UNREACHABLE, RFC 5352 §3.5) and
    * drops it from the cache. At most once per failure event: a second call before the registrar lists the
    * element again sends nothing and answers 'alreadyReported'. Only elements the user learned from this
-   * cache or a business card can be reported (it must actually have tried them).
+   * cache, from select() or from a business card can be reported (it must actually have tried them).
    */
   async reportUnreachable(handle: PoolHandleInput, peId: number, options: { readonly signal?: AbortSignal } = {}): Promise<Result<'sent' | 'alreadyReported', ReportError>> {
     if (this.closed) return err({ code: 'closed', message: 'the pool user is closed' });
@@ -256,7 +346,10 @@ export class PoolUser extends EventEmitter<PoolUserEvents> {
     const key = handleKey(poolHandle);
     const entry = this.cache.get(key);
     if (entry?.reported.has(peId)) return ok('alreadyReported');
-    const known = entry?.elements.some((element) => element.id === peId) || this.businessCards.get(key)?.failoverOrder.some((element) => element.id === peId);
+    const known =
+      entry?.elements.some((element) => element.id === peId) ||
+      this.handedOut.get(key)?.has(peId) ||
+      this.businessCards.get(key)?.failoverOrder.some((element) => element.id === peId);
     if (!known) return err({ code: 'unknownElement', message: `element 0x${peId.toString(16)} is not known for this pool: nothing to report` });
     if (entry) {
       entry.reported.add(peId);
@@ -278,6 +371,48 @@ export class PoolUser extends EventEmitter<PoolUserEvents> {
     } finally {
       limit.dispose();
     }
+  }
+
+  /**
+   * A failover-aware session on one pool (pool-session.ts): resolves it (with the S flag when
+   * `options.subscribe`), then follows one current element. The session ends with close() or with the
+   * pool user.
+   */
+  async session(handle: PoolHandleInput, options: PoolSessionOptions = {}): Promise<Result<PoolSession, ResolveError>> {
+    if (this.closed) return err({ code: 'closed', message: 'the pool user is closed' });
+    const poolHandle = toPoolHandle(handle);
+    const items = options.items;
+    const resolved = await this.resolve(poolHandle, {
+      ...(options.subscribe !== undefined ? { subscribe: options.subscribe } : {}),
+      ...(items !== undefined ? { items } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    if (!resolved.ok) return resolved;
+    if (this.closed) return err({ code: 'closed', message: 'the pool user was closed' });
+    const session = new PoolSession(
+      {
+        clock: this.clock,
+        staleCacheMs: this.staleCacheMs,
+        cached: (pool) => this.cached(pool),
+        isFresh: (pool) => {
+          const entry = this.cache.get(handleKey(toPoolHandle(pool)));
+          return entry !== undefined && this.isFresh(entry);
+        },
+        select: (pool, selectOptions) => this.select(pool, selectOptions),
+        resolve: (pool, resolveOptions) => this.resolve(pool, resolveOptions),
+        reportUnreachable: (pool, peId, reportOptions) => this.reportUnreachable(pool, peId, reportOptions),
+        cookieEchoFor: (newPe, failedPeId) => this.cookieEchoFor(newPe, failedPeId),
+        observe: (observer) => {
+          this.observers.add(observer);
+          return () => this.observers.delete(observer);
+        },
+        closed: (ended) => this.sessions.delete(ended),
+      },
+      poolHandle,
+      options,
+    );
+    this.sessions.add(session);
+    return ok(session);
   }
 
   /** Keeps the cookie an element sent (ASAP_COOKIE); only the latest one per element is kept. */
@@ -329,17 +464,38 @@ export class PoolUser extends EventEmitter<PoolUserEvents> {
     return order.filter((element) => element.id !== failedPeId && !entry?.reported.has(element.id));
   }
 
-  /** Forgets a cached pool (and its subscription bookkeeping). */
-  forget(handle: PoolHandleInput): void {
-    const key = handleKey(toPoolHandle(handle));
-    this.cache.delete(key);
-    this.subscriptions.delete(key);
+  /**
+   * Ends the subscription to a pool: a resolution without the S flag goes to the registrar (its answer is
+   * not waited for) and the cached entry ages from now on like any unsubscribed one.
+   */
+  unsubscribe(handle: PoolHandleInput): void {
+    const poolHandle = toPoolHandle(handle);
+    const key = handleKey(poolHandle);
+    if (!this.subscriptions.delete(key)) return;
+    const entry = this.cache.get(key);
+    if (!entry) return;
+    const connection = entry.subscribedOn;
+    const live = this.isSubscribed(entry);
+    entry.subscribedOn = undefined;
+    entry.receivedAt = this.clock.now();
+    if (live && connection) this.endSubscription(connection, poolHandle);
   }
 
-  /** Closes the registrar connection (and the discovery, if the user made it). Idempotent. */
+  /** Forgets a cached pool, ending its subscription at the registrar if there is one. */
+  forget(handle: PoolHandleInput): void {
+    const poolHandle = toPoolHandle(handle);
+    const key = handleKey(poolHandle);
+    const entry = this.cache.get(key);
+    if (this.subscriptions.delete(key) && entry?.subscribedOn && this.isSubscribed(entry)) this.endSubscription(entry.subscribedOn, poolHandle);
+    this.cache.delete(key);
+    this.handedOut.delete(key);
+  }
+
+  /** Closes the sessions, the registrar connection (and the discovery, if the user made it). Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const session of [...this.sessions]) session.close();
     this.lifetime.abort();
     this.detachConnection?.();
     this.detachConnection = undefined;
@@ -367,6 +523,17 @@ export class PoolUser extends EventEmitter<PoolUserEvents> {
     };
   }
 
+  private noteHandedOut(key: string, peId: number): void {
+    let ids = this.handedOut.get(key);
+    if (!ids) this.handedOut.set(key, (ids = new Set()));
+    ids.delete(peId);
+    ids.add(peId);
+    if (ids.size > MAX_HANDED_OUT_PER_POOL) {
+      const oldest = ids.values().next();
+      if (!oldest.done) ids.delete(oldest.value);
+    }
+  }
+
   /** Sends the request, resending on T1 expiry; the error is a description for the caller's message. */
   private async request(poolHandle: Uint8Array, options: ResolveOptions, signal: AbortSignal): Promise<Result<{ response: AsapHandleResolutionResponse; connection: RegistrarConnection }, string>> {
     let lastError = 'no registrar reachable';
@@ -388,8 +555,13 @@ export class PoolUser extends EventEmitter<PoolUserEvents> {
     const { response, connection } = outcome;
     const key = handleKey(poolHandle);
     const causes = response.error ?? [];
+    const unknownPool = causes.some((cause) => cause.code === Cause.unknownPoolHandle);
+    if (unknownPool && response.accepted && subscribe) {
+      // The pool exists but nothing in it is selectable now: subscribed to an empty pool (docs/protocol.md).
+      return ok(this.view(this.store(poolHandle, response, connection, [])));
+    }
     if (causes.length > 0) {
-      if (causes.some((cause) => cause.code === Cause.unknownPoolHandle)) {
+      if (unknownPool) {
         this.cache.delete(key);
         this.subscriptions.delete(key);
         return err({ code: 'unknownPoolHandle', cause: Cause.unknownPoolHandle, causes, message: 'the registrar does not know this pool handle (cause 0x9)' });
@@ -397,32 +569,43 @@ export class PoolUser extends EventEmitter<PoolUserEvents> {
       const cause = causes[0]?.code ?? Cause.unspecifiedError;
       return err({ code: 'operationError', cause, causes, message: `the registrar answered with an Operation Error (${describeCauses(causes)})` });
     }
-    const entry = this.store(poolHandle, response, subscribe && response.accepted ? connection : undefined);
-    if (subscribe) {
-      if (response.accepted) this.subscriptions.set(key, poolHandle);
-      else this.subscriptions.delete(key);
-    }
+    const entry = this.store(poolHandle, response, connection);
+    // A registrar that does not do subscriptions (RSPLIB) answers without the A flag: stop asking.
+    if (subscribe && !response.accepted) this.subscriptions.delete(key);
     return ok(this.view(entry));
   }
 
-  /** A full answer: replaces the cached list (RR restarts from the beginning, RFC 5356 §4.1). */
-  private store(poolHandle: Uint8Array, response: AsapHandleResolutionResponse, subscribedOn: RegistrarConnection | undefined): CacheEntry {
+  /**
+   * A full answer (a resolution's, or a snapshot push): replaces the cached list (RR restarts from the
+   * beginning, RFC 5356 §4.1) and resets the sequence base. An answer that
+   * arrived before a push already applied is older than what the cache holds: only the subscription state
+   * is taken from it.
+   */
+  private store(poolHandle: Uint8Array, response: AsapHandleResolutionResponse, connection: RegistrarConnection, elements: readonly WirePoolElement[] = response.poolElements): CacheEntry {
     const key = handleKey(poolHandle);
+    const arrival = connection.arrivalOf(response) ?? 0;
     const previous = this.cache.get(key);
+    const subscribedOn = response.accepted ? connection : undefined;
+    if (previous && previous.arrivalFrom === connection && arrival < previous.lastArrival) {
+      previous.subscribedOn = subscribedOn;
+      previous.invalidated = false;
+      return previous;
+    }
     const reported = new Set(previous?.reported ?? []);
-    for (const element of response.poolElements) reported.delete(element.id);
+    for (const element of elements) reported.delete(element.id);
     const entry: CacheEntry = {
       poolHandle,
       overallPolicy: response.overallPolicy ?? ROUND_ROBIN,
-      elements: [...response.poolElements],
+      elements: [...elements],
       receivedAt: this.clock.now(),
       invalidated: false,
-      subscribedOn: subscribedOn ?? (previous && this.isSubscribed(previous) ? previous.subscribedOn : undefined),
+      subscribedOn,
       selection: { rrCursor: 0 },
       reported,
-      lastSequence: previous?.lastSequence,
+      lastSequence: undefined,
+      arrivalFrom: connection,
+      lastArrival: arrival,
     };
-    this.noteSequences(entry, response.peStatus);
     this.cache.set(key, entry);
     return entry;
   }
@@ -442,48 +625,109 @@ export class PoolUser extends EventEmitter<PoolUserEvents> {
   }
 
   private onHandleUpdate(connection: RegistrarConnection, message: AsapHandleResolutionResponse): void {
-    const key = handleKey(message.poolHandle);
-    const causes = message.error ?? [];
-    if (causes.some((cause) => cause.code === Cause.unknownPoolHandle)) {
+    const poolHandle = message.poolHandle;
+    const key = handleKey(poolHandle);
+    // Pushes for pools this user did not subscribe to (another user on a shared link, or forgotten) are not ours.
+    if (!this.subscriptions.has(key)) return;
+    const receivedAt = this.clock.now();
+    const statuses = message.peStatus;
+    const unknownPool = (message.error ?? []).some((cause) => cause.code === Cause.unknownPoolHandle);
+    if (unknownPool && !message.accepted) {
+      // The pool is gone and the registrar ended the subscription.
       this.cache.delete(key);
       this.subscriptions.delete(key);
-      this.emit('update', { poolHandle: message.poolHandle, pool: undefined, statuses: message.peStatus, source: 'push', gap: false });
+      this.publishStatuses(poolHandle, statuses, receivedAt);
+      this.publishUpdate({ poolHandle, pool: undefined, statuses, source: 'push', gap: false, snapshot: false });
       return;
     }
-    const entry = this.cache.get(key);
+    let entry: CacheEntry;
     let gap = false;
-    let updated: CacheEntry;
-    if (!entry || message.peStatus.length === 0) {
-      updated = this.store(message.poolHandle, message, message.accepted ? connection : undefined);
+    if (statuses.length === 0) {
+      entry = this.store(poolHandle, message, connection, unknownPool ? [] : message.poolElements);
     } else {
-      gap = this.noteSequences(entry, message.peStatus);
-      const elements = [...entry.elements];
-      for (const element of message.poolElements) {
-        entry.reported.delete(element.id);
-        const at = elements.findIndex((known) => known.id === element.id);
-        if (at >= 0) elements[at] = element;
-        else elements.push(element);
+      entry = this.cache.get(key) ?? this.store(poolHandle, message, connection, []);
+      gap = this.noteSequences(entry, statuses);
+      const takenAway = new Set(statuses.filter((status) => OUT_OF_SERVICE.has(status.status)).map((status) => status.peId));
+      let elements: WirePoolElement[];
+      if (unknownPool) {
+        elements = [];
+      } else if (message.poolElements.length > 0) {
+        // The registrar's current selection.
+        elements = message.poolElements.filter((element) => !takenAway.has(element.id));
+      } else {
+        elements = this.merged(entry.elements, statuses, takenAway);
       }
-      for (const status of message.peStatus) {
-        if (OUT_OF_SERVICE.has(status.status)) {
-          const at = elements.findIndex((known) => known.id === status.peId);
-          if (at >= 0) elements.splice(at, 1);
-        } else if (status.status === PeStatusCode.loadChanged && status.load !== undefined) {
-          const at = elements.findIndex((known) => known.id === status.peId);
-          const known = elements[at];
-          if (known && !message.poolElements.some((element) => element.id === status.peId)) {
-            elements[at] = { ...known, policy: { ...known.policy, load: status.load } };
-          }
-        }
-      }
+      for (const element of elements) entry.reported.delete(element.id);
+      // A status push that leaves the list as it was (a load change) does not restart round robin.
+      if (!sameOrder(entry.elements, elements)) entry.selection.rrCursor = 0;
       entry.elements = elements;
       if (message.overallPolicy) entry.overallPolicy = message.overallPolicy;
-      entry.receivedAt = this.clock.now();
+      entry.receivedAt = receivedAt;
+      entry.arrivalFrom = connection;
+      entry.lastArrival = connection.arrivalOf(message) ?? entry.lastArrival;
       if (message.accepted) entry.subscribedOn = connection;
-      updated = entry;
+      if (gap) entry.invalidated = true;
     }
-    if (gap) updated.invalidated = true;
-    this.emit('update', { poolHandle: message.poolHandle, pool: this.view(updated), statuses: message.peStatus, source: 'push', gap });
+    this.publishStatuses(poolHandle, statuses, receivedAt);
+    this.publishUpdate({ poolHandle, pool: this.view(entry), statuses, source: 'push', gap, snapshot: statuses.length === 0 });
+    if (gap) void this.resync(poolHandle);
+  }
+
+  /** A push with statuses but no Pool Element: the statuses applied to the cached list. */
+  private merged(current: readonly WirePoolElement[], statuses: readonly PeStatus[], takenAway: ReadonlySet<number>): WirePoolElement[] {
+    const elements = current.filter((element) => !takenAway.has(element.id));
+    for (const status of statuses) {
+      if (status.status !== PeStatusCode.loadChanged || status.load === undefined) continue;
+      const at = elements.findIndex((known) => known.id === status.peId);
+      const known = elements[at];
+      if (known) elements[at] = { ...known, policy: { ...known.policy, load: status.load } };
+    }
+    return elements;
+  }
+
+  private publishStatuses(poolHandle: Uint8Array, statuses: readonly PeStatus[], receivedAt: number): void {
+    const key = handleKey(poolHandle);
+    for (const status of statuses) {
+      const latency = receivedAt - status.eventTimeMs;
+      const event: PeStatusEvent = {
+        poolHandle,
+        status,
+        statusName: (nameOf(PeStatusCode, status.status) as string | undefined) ?? 'unknown',
+        reasonName: (nameOf(PeStatusReason, status.reason) as string | undefined) ?? 'unknown',
+        receivedAt,
+        ...(latency >= 0 && latency <= PE_STATUS_LATENCY_WINDOW_MS ? { latencyMs: latency } : {}),
+      };
+      // Sessions first: their failover is the point of the push.
+      for (const observer of [...this.observers]) if (observer.poolKey === key) observer.onStatus(event);
+      this.emit('pe-status', event);
+    }
+  }
+
+  private publishUpdate(update: PoolUpdate): void {
+    const key = handleKey(update.poolHandle);
+    for (const observer of [...this.observers]) if (observer.poolKey === key) observer.onUpdate(update);
+    this.emit('update', update);
+  }
+
+  /** A sequence gap: updates were missed, so the pool is resolved again (with the S flag) in the background. */
+  private async resync(poolHandle: Uint8Array): Promise<void> {
+    const key = handleKey(poolHandle);
+    if (this.resyncing.has(key) || this.closed) return;
+    this.resyncing.add(key);
+    try {
+      const result = await this.resolve(poolHandle, { refresh: true });
+      if (this.closed) return;
+      if (result.ok) this.publishUpdate({ poolHandle, pool: result.value, statuses: [], source: 'resync', gap: false, snapshot: true });
+      else if (result.error.code === 'unknownPoolHandle') this.publishUpdate({ poolHandle, pool: undefined, statuses: [], source: 'resync', gap: false, snapshot: false });
+      else this.problem({ kind: 'resync', poolHandle, error: result.error });
+    } finally {
+      this.resyncing.delete(key);
+    }
+  }
+
+  /** A resolution without the S flag ends the subscription at the registrar; its answer is not needed. */
+  private endSubscription(connection: RegistrarConnection, poolHandle: Uint8Array): void {
+    void connection.resolve(poolHandle, { subscribe: false, timeoutMs: this.requestTimeoutMs });
   }
 
   private async ensureConnection(signal: AbortSignal): Promise<RegistrarConnection | undefined> {
@@ -554,9 +798,9 @@ export class PoolUser extends EventEmitter<PoolUserEvents> {
           const result = await this.resolve(poolHandle, { subscribe: true, refresh: true });
           if (this.closed) return;
           if (result.ok) {
-            this.emit('update', { poolHandle, pool: result.value, statuses: [], source: 'resubscribe', gap: false });
+            this.publishUpdate({ poolHandle, pool: result.value, statuses: [], source: 'resubscribe', gap: false, snapshot: true });
           } else if (result.error.code === 'unknownPoolHandle') {
-            this.emit('update', { poolHandle, pool: undefined, statuses: [], source: 'resubscribe', gap: false });
+            this.publishUpdate({ poolHandle, pool: undefined, statuses: [], source: 'resubscribe', gap: false, snapshot: false });
           } else {
             failed = true;
             this.problem({ kind: 'resubscribe', poolHandle, error: result.error });

@@ -9,7 +9,12 @@
  * resolution by pool handle (first in, first out per handle: a registrar answers in order on one
  * connection). A request that timed out or was aborted keeps its place in the queue for one more timeout,
  * so its late answer is swallowed instead of being taken for the answer to the next request or for a
- * pushed update.
+ * pushed update. A handle-resolution response that carries PE Status parameters (docs/protocol.md) is
+ * always a push, never an answer: registrars put PE Status only in pushed updates.
+ *
+ * Every decoded message gets an arrival number (arrivalOf()), increasing per connection, so a user can
+ * tell whether an answer it awaited is older than a push it already applied (both can come in one TCP
+ * read, and the answer's awaiter runs after the push's listener).
  *
  * Bad input: a message that fails to decode is dropped and, where the decoder says so (RFC 5354 action
  * bits, Invalid Values), answered with ASAP_ERROR carrying the cause; the connection survives it. A framing
@@ -161,6 +166,8 @@ export class RegistrarConnection extends EventEmitter<RegistrarConnectionEvents>
   private closeReason: ConnectionClosed | undefined;
   private graceTimer: ReturnType<typeof setTimeout> | undefined;
   private socketError: string | undefined;
+  private arrivals = 0;
+  private readonly arrivalNumbers = new WeakMap<AsapMessage, number>();
 
   /** Default for requests on this connection. */
   readonly requestTimeoutMs: number;
@@ -232,6 +239,11 @@ export class RegistrarConnection extends EventEmitter<RegistrarConnectionEvents>
     const host = this.socket.localAddress;
     const port = this.socket.localPort;
     return host !== undefined && port !== undefined ? { host, port } : undefined;
+  }
+
+  /** The arrival number of a message this connection decoded (1, 2, 3 … in the order they came). */
+  arrivalOf(message: AsapMessage): number | undefined {
+    return this.arrivalNumbers.get(message);
   }
 
   /** Sends one message without waiting for anything (keep-alive ACK, unreachable report, ...). */
@@ -386,6 +398,7 @@ export class RegistrarConnection extends EventEmitter<RegistrarConnectionEvents>
     }
     const message = decoded.value;
     if (message.protocol !== 'asap') return;
+    this.arrivalNumbers.set(message, ++this.arrivals);
     const reports = reportsFor(message);
     if (reports.length > 0 && message.type !== 'error') this.send({ protocol: 'asap', type: 'error', error: reports });
     this.dispatch(message);
@@ -400,7 +413,8 @@ export class RegistrarConnection extends EventEmitter<RegistrarConnectionEvents>
         if (!this.answer(deregistrationKey(message.poolHandle, message.peId), message)) this.emit('deregistered', message);
         return;
       case 'handleResolutionResponse':
-        if (!this.answer(resolutionKey(message.poolHandle), message)) this.emit('handleUpdate', message);
+        if (message.peStatus.length > 0) this.emit('handleUpdate', message);
+        else if (!this.answer(resolutionKey(message.poolHandle), message)) this.emit('handleUpdate', message);
         return;
       case 'endpointKeepAlive':
         this.emit('keepAlive', message);

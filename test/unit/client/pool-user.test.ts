@@ -234,19 +234,20 @@ test('subscribe: S flag sent; pushed updates with PE Status update the cache and
       eventTimeMs: 1_700_000_000_000,
       ...(load !== undefined ? { load } : {}),
     });
-    // Element 1 drains; element 3 comes up.
+    // Element 1 drains; element 3 comes up. The push lists the registrar's current selection.
     const update = once<PoolUpdate>(pu, 'update');
     registrar.send({
       protocol: 'asap',
       type: 'handleResolutionResponse',
       accepted: true,
       poolHandle: text('web'),
-      poolElements: [element(3, 8003)],
+      poolElements: [element(2, 8002), element(3, 8003)],
       peStatus: [status(1, PeStatusCode.draining, 10), status(3, PeStatusCode.up, 11)],
     });
     const pushed = await update;
     assert.equal(pushed.source, 'push');
     assert.equal(pushed.gap, false);
+    assert.equal(pushed.snapshot, false);
     assert.deepStrictEqual(pushed.pool?.elements.map((e) => e.id), [2, 3]);
     assert.deepStrictEqual(pushed.statuses.map((s) => s.peId), [1, 3]);
 
@@ -256,18 +257,24 @@ test('subscribe: S flag sent; pushed updates with PE Status update the cache and
     assert.ok(cached.ok && cached.value.subscribed);
     assert.equal(registrar.count('handleResolution'), 1);
 
-    // A sequence gap (12 missing) marks the entry stale: the next resolve asks.
+    // A sequence gap (12 missing) marks the entry stale and resolves again (S flag) in the background.
+    // A push with statuses but no Pool Element merges them into the cached list.
     const gapped = once<PoolUpdate>(pu, 'update');
+    const resynced = new Promise<PoolUpdate>((resolve) => pu.on('update', (u) => u.source === 'resync' && resolve(u)));
     registrar.send({ protocol: 'asap', type: 'handleResolutionResponse', accepted: true, poolHandle: text('web'), poolElements: [], peStatus: [status(2, PeStatusCode.loadChanged, 13, 99)] });
     const gap = await gapped;
     assert.equal(gap.gap, true);
+    assert.deepStrictEqual(gap.pool?.elements.map((e) => e.id), [2, 3]);
     assert.equal(gap.pool?.elements.find((e) => e.id === 2)?.policy.load, 99);
-    await pu.resolve('web');
+    const resync = await resynced;
+    assert.deepStrictEqual(resync.pool?.elements.map((e) => e.id), [1, 2]);
     assert.equal(registrar.count('handleResolution'), 2);
+    const again = await registrar.next((m) => m.type === 'handleResolution' && m.subscribe);
+    assert.ok(again.message.type === 'handleResolution');
 
-    // The pool disappears.
+    // The pool disappears (cause 0x9 without the A flag): entry and subscription are gone.
     const gone = once<PoolUpdate>(pu, 'update');
-    registrar.send({ protocol: 'asap', type: 'handleResolutionResponse', accepted: true, poolHandle: text('web'), poolElements: [], error: [{ code: 0x9 }], peStatus: [] });
+    registrar.send({ protocol: 'asap', type: 'handleResolutionResponse', accepted: false, poolHandle: text('web'), poolElements: [], error: [{ code: 0x9 }], peStatus: [] });
     assert.equal((await gone).pool, undefined);
     assert.equal(pu.cached('web'), undefined);
   } finally {
