@@ -27,10 +27,14 @@ reports its load: open connections / --capacity.
   --reregistration-interval MS  (default 30000; registration life is three times this)
 `;
 
-export const PU_USAGE = `Usage: handlespace pu --pool NAME [--registrar HOST:PORT ...] [--items N]
+export const PU_USAGE = `Usage: handlespace pu --pool NAME [--registrar HOST:PORT ...] [--items N] [--watch]
 
 Resolves the pool and prints the registrar's answer as JSON: the overall policy and the elements.
 Exits 1 when the pool is unknown or no registrar answers.
+
+With --watch it subscribes (S flag) and prints one JSON line per status notification the registrar pushes
+(time, pool, element, status, reason, sequence, event time, replacement, load, reason text) until SIGINT or
+SIGTERM; the first line lists the elements at subscription time.
 `;
 
 function registrarsFrom(values: string[] | undefined, problems: string[]): HostPort[] {
@@ -160,10 +164,18 @@ export async function peCommand(args: string[], io: CliIo, hooks: PeHooks = {}):
   return 0;
 }
 
-export async function puCommand(args: string[], io: CliIo): Promise<number> {
+export interface PuHooks {
+  readonly stopSignal?: Promise<string>;
+  readonly onSubscribed?: () => void;
+}
+
+export async function puCommand(args: string[], io: CliIo, hooks: PuHooks = {}): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args, options: { pool: { type: 'string' }, registrar: { type: 'string', multiple: true }, items: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+    parsed = parseArgs({
+      args,
+      options: { pool: { type: 'string' }, registrar: { type: 'string', multiple: true }, items: { type: 'string' }, watch: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    });
   } catch (e) {
     io.stderr(`handlespace pu: ${(e as Error).message}\n${PU_USAGE}`);
     return 2;
@@ -186,6 +198,7 @@ export async function puCommand(args: string[], io: CliIo): Promise<number> {
     ...(registrars.length > 0 ? { registrars: registrars.map((r) => `${r.host.includes(':') ? `[${r.host}]` : r.host}:${r.port}`) } : {}),
     ...(items?.ok ? { items: items.value } : {}),
   });
+  if (v.watch) return watchPool(user, v.pool, io, hooks);
   try {
     const result = await user.resolve(v.pool);
     if (!result.ok) {
@@ -195,6 +208,43 @@ export async function puCommand(args: string[], io: CliIo): Promise<number> {
     const pool = result.value;
     const wire = messageToJson({ protocol: 'asap', type: 'handleResolutionResponse', accepted: false, poolHandle: pool.poolHandle, overallPolicy: pool.overallPolicy, poolElements: pool.elements, peStatus: [] }) as Record<string, Json>;
     io.stdout(`${JSON.stringify({ pool: poolHandleToText(pool.poolHandle), overallPolicy: wire['overallPolicy'] ?? null, elements: wire['poolElements'] ?? [] }, null, 2)}\n`);
+    return 0;
+  } finally {
+    await user.close();
+  }
+}
+
+const elementId = (id: number): string => hex32(id);
+
+/** `pu --watch`: subscribe and print every pushed status as one JSON line. */
+async function watchPool(user: PoolUser, pool: string, io: CliIo, hooks: PuHooks): Promise<number> {
+  const stop = hooks.stopSignal ?? waitForTerminationSignal();
+  try {
+    user.on('pe-status', (event) => {
+      const s = event.status;
+      const line: Record<string, Json> = {
+        time: new Date(event.receivedAt).toISOString(),
+        pool: poolHandleToText(event.poolHandle),
+        element: elementId(s.peId),
+        status: event.statusName,
+        reason: event.reasonName,
+        sequence: s.sequence,
+        eventTime: new Date(s.eventTimeMs).toISOString(),
+      };
+      if (s.replacementPeId !== undefined) line['replacement'] = elementId(s.replacementPeId);
+      if (s.load !== undefined) line['load'] = s.load;
+      if (s.reasonText !== undefined) line['reasonText'] = s.reasonText;
+      if (event.latencyMs !== undefined) line['latencyMs'] = event.latencyMs;
+      io.stdout(`${JSON.stringify(line)}\n`);
+    });
+    const subscribed = await user.resolve(pool, { subscribe: true });
+    if (!subscribed.ok) {
+      io.stdout(`${JSON.stringify({ pool, error: { code: subscribed.error.code, message: subscribed.error.message } })}\n`);
+      return 1;
+    }
+    io.stdout(`${JSON.stringify({ time: new Date().toISOString(), pool, subscribed: subscribed.value.subscribed, elements: subscribed.value.elements.map((e) => elementId(e.id)) })}\n`);
+    hooks.onSubscribed?.();
+    await stop;
     return 0;
   } finally {
     await user.close();

@@ -1,16 +1,18 @@
 /**
  * `handlespace pe` and `handlespace pu` against a real registrar: the echo service registers, echoes,
- * reports its load (Least Used), shows up in `pu` output, and deregisters when stopped.
+ * reports its load (Least Used), shows up in `pu` output, and deregisters when stopped; `pu --watch`
+ * prints the pushed status notifications.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import type { CliIo } from '../../core/cli/io.js';
 import { main } from '../../core/cli/main.js';
-import { peCommand } from '../../core/cli/pool-commands.js';
+import { peCommand, puCommand } from '../../core/cli/pool-commands.js';
 import { parsePolicy } from '../../core/cli/policy-argument.js';
 import { Registrar } from '../../core/registrar/registrar.js';
 import { PolicyType } from '../../core/wire/policy.js';
+import { AsapTestPeer } from '../support/asap-test-peer.js';
 
 function memoryIo(): CliIo & { out: () => string; err: () => string } {
   let out = '';
@@ -87,4 +89,49 @@ test('pe and pu refuse missing or bad options with exit status 2', async () => {
   assert.match(io.err(), /--listen HOST:PORT is required/);
   assert.equal(await main(['pe', '--pool', 'x', '--listen', '127.0.0.1:0', '--policy', 'nope'], memoryIo()), 2);
   assert.equal(await main(['pu'], memoryIo()), 2);
+});
+
+test('pu --watch prints one JSON line per pushed status (drain, then connection lost)', async (t) => {
+  const registrar = await Registrar.start({ asap: { host: '127.0.0.1', port: 0 }, announce: 'off' });
+  t.after(() => registrar.close());
+  const pe = await AsapTestPeer.connect(registrar.asapAddress.port);
+  t.after(() => pe.close());
+  for (const id of [1, 2]) {
+    await pe.request(
+      { protocol: 'asap', type: 'registration', poolHandle: handle('watch'), poolElement: { id, homeServerId: 0, registrationLife: 60_000, userTransport: { kind: 'tcp', port: 7000 + id, transportUse: 0, address: '127.0.0.1' }, policy: { type: PolicyType.roundRobin } } },
+      'registrationResponse',
+      (m) => m.peId === id,
+    );
+  }
+  const io = memoryIo();
+  let stop: (s: string) => void = () => {};
+  let subscribed: () => void = () => {};
+  const ready = new Promise<void>((r) => (subscribed = r));
+  const watching = puCommand(['--pool', 'watch', '--registrar', `127.0.0.1:${registrar.asapAddress.port}`, '--watch'], io, { stopSignal: new Promise((r) => (stop = r)), onSubscribed: () => subscribed() });
+  await ready;
+  registrar.operate(handle('watch'), 1, 'drain', 'kernel upgrade');
+  const lines = async (n: number): Promise<Record<string, unknown>[]> => {
+    for (let i = 0; i < 200 && io.out().trim().split('\n').length < n; i++) await new Promise((r) => setTimeout(r, 10));
+    return io.out().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  };
+  const first = await lines(2);
+  assert.deepStrictEqual(first[0]?.['elements'], ['0x00000001', '0x00000002']);
+  assert.equal(first[0]?.['subscribed'], true);
+  assert.equal(first[1]?.['status'], 'draining');
+  assert.equal(first[1]?.['reason'], 'operatorDrain');
+  assert.equal(first[1]?.['element'], '0x00000001');
+  assert.equal(first[1]?.['reasonText'], 'kernel upgrade');
+  assert.equal(first[1]?.['replacement'], '0x00000002');
+  assert.equal(first[1]?.['sequence'], 1);
+  await pe.close();
+  const all = await lines(4);
+  const lost = all.slice(2);
+  // Both elements leave with their connection, in one push: sequences 2 and 3, in either element order.
+  assert.deepStrictEqual(lost.map((l) => l['sequence']), [2, 3]);
+  assert.deepStrictEqual(lost.map((l) => [l['element'], l['status'], l['reason']]).sort(), [
+    ['0x00000001', 'failed', 'connectionLost'],
+    ['0x00000002', 'failed', 'connectionLost'],
+  ]);
+  stop('SIGINT');
+  assert.equal(await watching, 0);
 });
