@@ -8,26 +8,16 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../core/cli/main.js';
-import type { CliIo } from '../../core/cli/io.js';
+import { memoryIo } from '../support/memory-io.js';
 import { encodeMessage } from '../../core/wire/encoder.js';
 import { sampleMessages } from '../fixtures/sample-messages.js';
 
 const bin = fileURLToPath(new URL('../../bin/handlespace.mjs', import.meta.url));
 
 async function run(args: string[], stdin?: string): Promise<{ status: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    stdout: (t) => {
-      stdout += t;
-    },
-    stderr: (t) => {
-      stderr += t;
-    },
-    readStdin: () => Promise.resolve(stdin),
-  };
+  const io = memoryIo(stdin);
   const status = await main(args, io);
-  return { status, stdout, stderr };
+  return { status, stdout: io.out(), stderr: io.err() };
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');

@@ -6,29 +6,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import type { CliIo } from '../../core/cli/io.js';
 import { main } from '../../core/cli/main.js';
 import { peCommand, puCommand } from '../../core/cli/pool-commands.js';
 import { parsePolicy } from '../../core/cli/policy-argument.js';
 import { Registrar } from '../../core/registrar/registrar.js';
 import { PolicyType } from '../../core/wire/policy.js';
+import { memoryIo } from '../support/memory-io.js';
 import { AsapTestPeer } from '../support/asap-test-peer.js';
 
-function memoryIo(): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return {
-    stdout: (t) => {
-      out += t;
-    },
-    stderr: (t) => {
-      err += t;
-    },
-    readStdin: () => Promise.resolve(undefined),
-    out: () => out,
-    err: () => err,
-  };
-}
 
 const handle = (s: string): Uint8Array => new TextEncoder().encode(s);
 

@@ -7,28 +7,13 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../core/cli/main.js';
-import type { CliIo } from '../../core/cli/io.js';
 import { serveCommand } from '../../core/cli/serve-command.js';
 import type { Registrar } from '../../core/registrar/registrar.js';
+import { memoryIo } from '../support/memory-io.js';
 import { AsapTestPeer, handle } from '../support/asap-test-peer.js';
 
 const bin = fileURLToPath(new URL('../../bin/handlespace.mjs', import.meta.url));
 
-function memoryIo(): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return {
-    stdout: (t) => {
-      out += t;
-    },
-    stderr: (t) => {
-      err += t;
-    },
-    readStdin: () => Promise.resolve(undefined),
-    out: () => out,
-    err: () => err,
-  };
-}
 
 test('serve: prints its settings, serves ASAP, stops when told', async () => {
   const io = memoryIo();

@@ -4,26 +4,15 @@
  * per-pool sequence numbers, batching, the emptied pool (0x9 with A), load coalescing, the overflow
  * snapshot, unsubscribe, and no subscription left behind by a vanished pool user.
  */
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../core/clock.js';
-import { Registrar, type RegistrarStartOptions } from '../../core/registrar/registrar.js';
 import { Cause } from '../../core/wire/constants.js';
 import { PolicyType } from '../../core/wire/policy.js';
 import { PeStatusCode, PeStatusReason, type AsapHandleResolutionResponse, type Message, type PoolElement } from '../../core/wire/types.js';
 import { AsapTestPeer, handle } from '../support/asap-test-peer.js';
+import { connect, startRegistrar } from '../support/registrar-fixture.js';
 
-async function startRegistrar(t: TestContext, options: RegistrarStartOptions = {}): Promise<Registrar> {
-  const registrar = await Registrar.start({ asap: { host: '127.0.0.1', port: 0 }, announce: 'off', ...options });
-  t.after(() => registrar.close());
-  return registrar;
-}
-
-async function connect(t: TestContext, registrar: Registrar): Promise<AsapTestPeer> {
-  const peer = await AsapTestPeer.connect(registrar.asapAddress.port);
-  t.after(() => peer.close());
-  return peer;
-}
 
 function element(id: number, overrides: Partial<PoolElement> = {}): PoolElement {
   return {

@@ -4,28 +4,18 @@
  * reports with probing, lifetime expiry, limits, rate limits, malformed input, and 1,000 elements from 50
  * connections. Each test starts its own registrar on an ephemeral port.
  */
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../core/clock.js';
-import { Registrar, type ElementRemoved, type RegistrarStartOptions } from '../../core/registrar/registrar.js';
+import type { ElementRemoved, Registrar } from '../../core/registrar/registrar.js';
 import { Cause } from '../../core/wire/constants.js';
 import { PolicyType } from '../../core/wire/policy.js';
 import type { Message, Policy, PoolElement, UserTransport } from '../../core/wire/types.js';
 import { AsapTestPeer, handle } from '../support/asap-test-peer.js';
+import { connect, startRegistrar } from '../support/registrar-fixture.js';
 import { concat, msg, u16, u32 } from '../support/wire-bytes.js';
 
 
-async function startRegistrar(t: TestContext, options: RegistrarStartOptions = {}): Promise<Registrar> {
-  const registrar = await Registrar.start({ asap: { host: '127.0.0.1', port: 0 }, announce: 'off', ...options });
-  t.after(() => registrar.close());
-  return registrar;
-}
-
-async function connect(t: TestContext, registrar: Registrar): Promise<AsapTestPeer> {
-  const peer = await AsapTestPeer.connect(registrar.asapAddress.port);
-  t.after(() => peer.close());
-  return peer;
-}
 
 const tcp = (port: number, address = '127.0.0.1', transportUse = 0): UserTransport => ({ kind: 'tcp', port, transportUse, address });
 
