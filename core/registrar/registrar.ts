@@ -343,9 +343,10 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     }
     const outcome = result.value;
     const element = outcome.element;
-    if (outcome.kind === 'registered') {
+    if (outcome.kind === 'registered' || outcome.changed.includes('connection')) {
+      // New here: a new element, or one this registrar knew from a peer and now serves as home.
       session.elementCount++;
-      this.counters.add('registration.new');
+      this.counters.add(outcome.kind === 'registered' ? 'registration.new' : 'registration.takenOver');
       this.scheduleKeepAlive(element);
     } else {
       this.counters.add('registration.renewed');
