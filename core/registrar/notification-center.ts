@@ -88,7 +88,10 @@ interface Subscriber {
 }
 
 interface PoolTopic {
+  readonly key: string;
   readonly handle: Uint8Array;
+  /** The most items any subscriber asked for (only grows while the topic lives; pushes carry that many). */
+  maxItems: number;
   readonly subscribers: Set<Subscriber>;
   sequence: number;
   pending: PeStatus[];
@@ -168,7 +171,9 @@ export class NotificationCenter {
     }
     const key = keyOf(handle);
     subscriber.pools.set(key, { handle, items });
-    this.topic(key, handle).subscribers.add(subscriber);
+    const topic = this.topic(key, handle);
+    topic.subscribers.add(subscriber);
+    topic.maxItems = Math.max(topic.maxItems, items);
   }
 
   unsubscribe(connectionId: number, handle: Uint8Array): void {
@@ -300,18 +305,13 @@ export class NotificationCenter {
       if (statuses.length === 0 || topic.subscribers.size === 0) continue;
       const { bytes, finalStatuses } = this.encodePush(topic, statuses);
       this.pushes++;
-      for (const subscriber of topic.subscribers) this.deliver(subscriber, { poolKey: keyOf(topic.handle), bytes, statuses: finalStatuses });
+      const push: QueuedPush = { poolKey: topic.key, bytes, statuses: finalStatuses };
+      for (const subscriber of topic.subscribers) this.deliver(subscriber, push);
     }
   }
 
-  private maxItems(topic: PoolTopic): number {
-    let items = this.defaultItems;
-    for (const subscriber of topic.subscribers) items = Math.max(items, subscriber.pools.get(keyOf(topic.handle))?.items ?? 0);
-    return items;
-  }
-
   private encodePush(topic: PoolTopic, statuses: readonly PeStatus[]): { bytes: Uint8Array; finalStatuses: readonly PeStatus[] } {
-    const current = this.selection(topic.handle, this.maxItems(topic));
+    const current = this.selection(topic.handle, topic.maxItems);
     const elements = current?.elements ?? [];
     const finalStatuses = statuses.map((s) => {
       if (s.replacementPeId === undefined) return s;
@@ -391,7 +391,7 @@ export class NotificationCenter {
   private topic(key: string, handle: Uint8Array): PoolTopic {
     let topic = this.topics.get(key);
     if (!topic) {
-      topic = { handle, subscribers: new Set(), sequence: 0, pending: [] };
+      topic = { key, handle, maxItems: this.defaultItems, subscribers: new Set(), sequence: 0, pending: [] };
       this.topics.set(key, topic);
     }
     return topic;
