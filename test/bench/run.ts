@@ -1,13 +1,13 @@
 /**
  * `npm run bench [-- NAME ...]`: runs the named benchmarks (all when none is named) and prints one JSON
- * line per figure on stdout. Never part of `npm test`.
+ * line per figure on stdout. Never part of `npm test`. Each benchmark's module is loaded only when it runs.
  */
-import { runRegistrarBench } from './registrar.bench.js';
-import { runWireBench } from './wire.bench.js';
+type Bench = () => Promise<readonly object[]>;
 
-const benches: Record<string, () => Promise<readonly object[]> | readonly object[]> = {
-  wire: () => runWireBench(),
-  registrar: () => runRegistrarBench(),
+const benches: Record<string, Bench> = {
+  wire: async () => (await import('./wire.bench.js')).runWireBench(),
+  registrar: async () => (await import('./registrar.bench.js')).runRegistrarBench(),
+  failover: async () => (await import('./failover.bench.js')).runFailoverBench(),
 };
 
 const requested = process.argv.slice(2);
