@@ -56,6 +56,12 @@ function ruleFor(policyType: number): Rule {
   }
 }
 
+/** Round robin and random pools: the registrar's order says nothing about load, so any element is as good. */
+export function orderCarriesNoLoad(policy: Policy): boolean {
+  const rule = ruleFor(policy.type);
+  return rule === 'roundRobin' || rule === 'random';
+}
+
 /** Picks one of `elements` (already filtered by the caller) per `policy`; undefined when the list is empty. */
 export function selectElement(policy: Policy, elements: readonly WirePoolElement[], state: SelectionState, random: RandomSource): WirePoolElement | undefined {
   if (elements.length === 0) return undefined;

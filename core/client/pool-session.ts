@@ -361,7 +361,7 @@ export class PoolSession extends EventEmitter<PoolSessionEvents> {
 
   /** Leaves `from` for the replacement or the policy's next choice; emits 'failover' and 'current'. */
   private failover(from: WirePoolElement, reason: FailoverReason, prefer: number | undefined): void {
-    const to = this.pick(prefer, [from.id]);
+    const to = this.pick(prefer, [from.id], true);
     const cookieEcho = to ? this.host.cookieEchoFor(to, from.id) : undefined;
     this.element = to;
     if (to) this.lastElement = to;
@@ -379,11 +379,11 @@ export class PoolSession extends EventEmitter<PoolSessionEvents> {
   }
 
   /** The preferred element if cached, else the policy's choice; recent failures avoided unless nothing else is left. */
-  private pick(prefer: number | undefined, exclude: readonly number[]): WirePoolElement | undefined {
+  private pick(prefer: number | undefined, exclude: readonly number[], spread = false): WirePoolElement | undefined {
     const now = this.host.clock.now();
     for (const [peId, at] of this.failures) if (now - at >= this.failureMemoryMs) this.failures.delete(peId);
     const recent = [...this.failures.keys()];
-    const preferred = prefer !== undefined ? { prefer } : {};
+    const preferred = { ...(prefer !== undefined ? { prefer } : {}), ...(spread ? { spread } : {}) };
     const first = this.host.select(this.poolHandle, { exclude: [...exclude, ...recent], ...preferred });
     if (first.ok) return first.value;
     if (recent.length === 0) return undefined;

@@ -46,7 +46,7 @@ import { PolicyType } from '../wire/policy.js';
 import { PeStatusCode, PeStatusReason, type AsapHandleResolutionResponse, type ErrorCause, type PeStatus, type Policy, type PoolElement as WirePoolElement } from '../wire/types.js';
 import { deadline, pause } from './clock-signals.js';
 import { businessCardOf, encodeCookieEcho, parseControlMessage, type BusinessCard, type ControlMessage, type ControlMessageError } from './control-channel.js';
-import { selectElement, type RandomSource, type SelectionState } from './element-selection.js';
+import { orderCarriesNoLoad, selectElement, type RandomSource, type SelectionState } from './element-selection.js';
 import { handleKey, toPoolHandle, type PoolHandleInput } from './pool-handle.js';
 import { PoolSession, type PoolObserver, type PoolSessionOptions } from './pool-session.js';
 import type { AnnounceListenOptions, HuntOptions, RegistrarDiscovery } from './registrar-discovery.js';
@@ -127,6 +127,13 @@ export interface SelectOptions {
   readonly exclude?: Iterable<number>;
   /** Take this element if it is cached and not excluded (a PE Status replacement), else the policy's choice. */
   readonly prefer?: number;
+  /**
+   * A failover: many users of the failed element choose at the same moment from the same list. Under a
+   * policy whose order carries no load information (round robin, random), pick uniformly among the
+   * candidates instead of everyone taking the same "next" element (and ignore `prefer`, the registrar's one
+   * suggestion for all of them).
+   */
+  readonly spread?: boolean;
 }
 
 export type ReportError =
@@ -327,8 +334,11 @@ export class PoolUser extends EventEmitter<PoolUserEvents> {
     if (!entry) return err({ code: 'notCached', message: 'pool not in the cache: resolve it first' });
     const excluded = new Set(options.exclude ?? []);
     const candidates = excluded.size === 0 ? entry.elements : entry.elements.filter((element) => !excluded.has(element.id));
-    const preferred = options.prefer !== undefined ? candidates.find((element) => element.id === options.prefer) : undefined;
-    const chosen = preferred ?? selectElement(entry.overallPolicy, candidates, entry.selection, this.random);
+    const spread = options.spread === true && orderCarriesNoLoad(entry.overallPolicy) && candidates.length > 0;
+    const preferred = !spread && options.prefer !== undefined ? candidates.find((element) => element.id === options.prefer) : undefined;
+    const chosen = spread
+      ? candidates[Math.min(candidates.length - 1, Math.floor(this.random() * candidates.length))]
+      : (preferred ?? selectElement(entry.overallPolicy, candidates, entry.selection, this.random));
     if (!chosen) return err({ code: 'noElements', message: 'no element left to select in the cached pool' });
     this.noteHandedOut(key, chosen.id);
     return ok(chosen);
