@@ -8,6 +8,7 @@ const benches: Record<string, Bench> = {
   wire: async () => (await import('./wire.bench.js')).runWireBench(),
   registrar: async () => (await import('./registrar.bench.js')).runRegistrarBench(),
   failover: async () => (await import('./failover.bench.js')).runFailoverBench(),
+  history: async () => (await import('./history.bench.js')).runHistoryBench(),
 };
 
 const requested = process.argv.slice(2);

@@ -1,0 +1,170 @@
+-- 0010: the history store's first schema (DESIGN.md §4).
+--
+-- Conventions: every time is INTEGER milliseconds since the Unix epoch, UTC. JSON columns are TEXT holding
+-- one JSON object. Identifiers a protocol gives us (PE id, server id) are stored as unsigned integers.
+-- History tables only ever gain columns (test/unit/history/schema-snapshot.sql guards that): old exports and
+-- older readers keep working.
+--
+-- The runner applies this file inside its own transaction: no BEGIN / COMMIT here, and no PRAGMAs that
+-- cannot run in a transaction (auto_vacuum and journal_mode are set by the runner when the file is created).
+
+-- One row per registrar start: when it ran and with which effective settings.
+CREATE TABLE registrar_runs (
+  id INTEGER PRIMARY KEY,
+  started_at INTEGER NOT NULL,
+  stopped_at INTEGER,
+  server_id INTEGER NOT NULL,
+  settings TEXT NOT NULL,
+  app_version TEXT NOT NULL DEFAULT '',
+  stop_reason TEXT
+);
+
+-- Every pool ever seen. name is the handle as operators read it (text when printable, else 0x hex).
+CREATE TABLE pools (
+  id INTEGER PRIMARY KEY,
+  handle BLOB NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  first_seen INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL
+);
+CREATE INDEX pools_name ON pools (name);
+
+-- Every pool element ever seen, identified by (pool, PE identifier), with its last registered values.
+-- last_seen is exact to within 10 s (the writer moves it in steps, not on every event).
+CREATE TABLE pool_elements (
+  id INTEGER PRIMARY KEY,
+  pool_id INTEGER NOT NULL REFERENCES pools (id),
+  pe_id INTEGER NOT NULL,
+  home_server_id INTEGER NOT NULL DEFAULT 0,
+  -- user transport as text: "tcp 10.0.0.1:7001", "sctp 10.0.0.1,10.0.1.1:7001 (data+control)"
+  addresses TEXT NOT NULL DEFAULT '',
+  -- the ASAP transport the registrar reaches the element on ("tcp 10.0.0.1:40312"), '' when learned from a peer
+  asap_address TEXT NOT NULL DEFAULT '',
+  -- the element's policy parameter as JSON, without the load ({"type":"0x40000001","policyName":"Least
+  -- Used"}): the load changes all the time; its history is in element_events details and metric_samples
+  policy TEXT NOT NULL DEFAULT '{}',
+  registration_life INTEGER NOT NULL DEFAULT 0,
+  first_seen INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL,
+  UNIQUE (pool_id, pe_id)
+);
+CREATE INDEX pool_elements_pe_id ON pool_elements (pe_id);
+
+-- Every registration, re-registration that changed a value, health and admin transition, and removal.
+--   kind   registered | reregistered | health | admin | removed
+--   state  the state entered: health up/suspect/failed, admin ready/draining/maintenance, 'removed'
+--   cause  machine-readable why: the removal reason, the operator action, the changed fields, ...
+CREATE TABLE element_events (
+  id INTEGER PRIMARY KEY,
+  time INTEGER NOT NULL,
+  run_id INTEGER REFERENCES registrar_runs (id),
+  pool_id INTEGER NOT NULL REFERENCES pools (id),
+  element_id INTEGER NOT NULL REFERENCES pool_elements (id),
+  kind TEXT NOT NULL,
+  state TEXT,
+  cause TEXT NOT NULL,
+  details TEXT
+);
+CREATE INDEX element_events_time ON element_events (time);
+CREATE INDEX element_events_pool_time ON element_events (pool_id, time);
+CREATE INDEX element_events_element_time ON element_events (element_id, time);
+
+-- Pool users: connections that subscribed to a pool (the registrar pushes their status notifications).
+CREATE TABLE pool_users (
+  id INTEGER PRIMARY KEY,
+  run_id INTEGER REFERENCES registrar_runs (id),
+  connection_id INTEGER NOT NULL,
+  -- "10.0.0.9:51234" or "[2001:db8::9]:51234"
+  address TEXT NOT NULL,
+  first_seen INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL,
+  closed_at INTEGER,
+  close_reason TEXT
+);
+CREATE UNIQUE INDEX pool_users_run_connection ON pool_users (run_id, connection_id);
+CREATE INDEX pool_users_address ON pool_users (address);
+
+-- Which pools each pool user is subscribed to, since when, and how many notifications it was sent.
+CREATE TABLE pool_user_subscriptions (
+  pool_user_id INTEGER NOT NULL REFERENCES pool_users (id),
+  pool_id INTEGER NOT NULL REFERENCES pools (id),
+  first_seen INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL,
+  notifications INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (pool_user_id, pool_id)
+) WITHOUT ROWID;
+CREATE INDEX pool_user_subscriptions_pool ON pool_user_subscriptions (pool_id);
+
+-- Every status notification sent: one row per PE Status per pool user (a snapshot push is one row with
+-- status 'snapshot' and no element).
+--   time        when it was handed to the pool user's connection
+--   event_time  the PE Status event time (NULL for a snapshot)
+--   status      up | draining | maintenance | unreachable | failed | deregistered | loadChanged | snapshot
+--   details     {"replacementPeId":..,"load":..,"reasonText":..} when present
+CREATE TABLE notifications (
+  id INTEGER PRIMARY KEY,
+  time INTEGER NOT NULL,
+  event_time INTEGER,
+  run_id INTEGER REFERENCES registrar_runs (id),
+  pool_id INTEGER NOT NULL REFERENCES pools (id),
+  element_id INTEGER REFERENCES pool_elements (id),
+  pe_id INTEGER,
+  pool_user_id INTEGER NOT NULL REFERENCES pool_users (id),
+  connection_id INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  sequence INTEGER,
+  details TEXT
+);
+CREATE INDEX notifications_time ON notifications (time);
+CREATE INDEX notifications_pool_time ON notifications (pool_id, time);
+CREATE INDEX notifications_element_time ON notifications (element_id, time);
+
+-- Operator actions (STYLE.md "audit is data"): who did what to which target, why, the state before and
+-- after (JSON), and the result ('ok' or the error code).
+CREATE TABLE audit (
+  id INTEGER PRIMARY KEY,
+  time INTEGER NOT NULL,
+  run_id INTEGER REFERENCES registrar_runs (id),
+  actor TEXT NOT NULL,
+  role TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  pool_id INTEGER REFERENCES pools (id),
+  element_id INTEGER REFERENCES pool_elements (id),
+  reason TEXT NOT NULL DEFAULT '',
+  before TEXT,
+  after TEXT,
+  result TEXT NOT NULL,
+  details TEXT
+);
+CREATE INDEX audit_time ON audit (time);
+CREATE INDEX audit_pool_time ON audit (pool_id, time);
+CREATE INDEX audit_element_time ON audit (element_id, time);
+
+-- Per-pool metrics per interval: raw rows every second (interval_ms 1000), rolled up into minutes (60000)
+-- and hours (3600000). Element counts are the mean over the interval; resolutions and notifications are
+-- sums; load_mean is the mean load (0..1) of the elements that report one. samples counts the 1 s rows
+-- behind the row. resolutions is NULL when nobody counted them.
+CREATE TABLE metric_samples (
+  interval_ms INTEGER NOT NULL,
+  pool_id INTEGER NOT NULL REFERENCES pools (id),
+  time INTEGER NOT NULL,
+  up REAL NOT NULL DEFAULT 0,
+  suspect REAL NOT NULL DEFAULT 0,
+  failed REAL NOT NULL DEFAULT 0,
+  draining REAL NOT NULL DEFAULT 0,
+  maintenance REAL NOT NULL DEFAULT 0,
+  resolutions INTEGER,
+  notifications INTEGER NOT NULL DEFAULT 0,
+  load_mean REAL,
+  samples INTEGER NOT NULL DEFAULT 1,
+  PRIMARY KEY (interval_ms, pool_id, time)
+) WITHOUT ROWID;
+CREATE INDEX metric_samples_interval_time ON metric_samples (interval_ms, time);
+
+-- Small bookkeeping values of the store itself (roll-up watermarks).
+CREATE TABLE history_meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
