@@ -3,6 +3,7 @@
  * here calls process.exit, so every verb is testable in-process.
  */
 import { decodeCommand, encodeCommand } from './codec-commands.js';
+import { exportCommand, migrateCommand } from './history-commands.js';
 import { processIo, type CliIo } from './io.js';
 import { peCommand, puCommand } from './pool-commands.js';
 import { serveCommand } from './serve-command.js';
@@ -15,6 +16,8 @@ Commands:
   serve [--asap HOST:PORT] [...]            run the registrar headless
   pe --pool NAME --listen HOST:PORT [...]   an echo service registered as a pool element
   pu --pool NAME [--registrar HOST:PORT]    resolve a pool and print its elements as JSON
+  migrate --db PATH                         create or upgrade a history database
+  export --db PATH --format csv|jsonl [...] stream history rows (CSV or JSON lines)
   help                                      this text
 
 Run \`handlespace <command> --help\` for a command's options.
@@ -28,6 +31,8 @@ const verbs: Record<string, Verb> = {
   serve: (args, io) => serveCommand(args, io),
   pe: (args, io) => peCommand(args, io),
   pu: (args, io) => puCommand(args, io),
+  migrate: migrateCommand,
+  export: (args, io) => exportCommand(args, io),
 };
 
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {

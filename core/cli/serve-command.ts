@@ -6,6 +6,8 @@
 import { parseArgs } from 'node:util';
 import { ASAP_PORT } from '../wire/constants.js';
 import { poolHandleToText } from '../wire/json.js';
+import { History } from '../history/history.js';
+import { HistoryRecorder } from '../history/history-recorder.js';
 import { Registrar } from '../registrar/registrar.js';
 import { describeSettings, DEFAULT_ANNOUNCE, formatEndpoint, type RegistrarSettings } from '../registrar/options.js';
 import { parseHostPort, parseInteger } from './endpoint.js';
@@ -26,6 +28,9 @@ Runs the RSerPool registrar (ASAP over TCP) headless.
   --max-items N                 elements per handle resolution when not asked (default 3, up to 128)
   --max-resolution-rate N       handle resolutions per second per pool user (default unlimited)
   --max-unreachable-rate N      unreachable reports per second per pool user (default unlimited)
+  --db PATH                     record the history (events, notifications, metrics) in this SQLite file,
+                                created and migrated as needed
+  --memory                      record the history in a temporary file deleted at exit
   --quiet                       log only problems
 `;
 
@@ -57,6 +62,8 @@ export async function serveCommand(args: string[], io: CliIo, hooks: ServeHooks 
         'announce-target': { type: 'string', multiple: true },
         id: { type: 'string' },
         quiet: { type: 'boolean' },
+        db: { type: 'string' },
+        memory: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         ...Object.fromEntries(Object.keys(INTEGER_OPTIONS).map((name) => [name, { type: 'string' as const }])),
       },
@@ -101,6 +108,7 @@ export async function serveCommand(args: string[], io: CliIo, hooks: ServeHooks 
     if (value.ok) (overrides as Record<string, number>)[key] = value.value;
     else problems.push(value.error);
   }
+  if (typeof v['db'] === 'string' && v['memory'] === true) problems.push('choose one of --db and --memory');
   if (problems.length > 0) {
     io.stderr(`handlespace serve: ${problems.join('\n  ')}\n`);
     return 2;
@@ -109,13 +117,26 @@ export async function serveCommand(args: string[], io: CliIo, hooks: ServeHooks 
   const stop = hooks.stopSignal ?? waitForTerminationSignal();
   const quiet = v['quiet'] === true;
   const log = (line: string): void => io.stderr(`${new Date().toISOString()} ${line}\n`);
+  let history: History | undefined;
+  if (typeof v['db'] === 'string' || v['memory'] === true) {
+    const opened = typeof v['db'] === 'string' ? await History.open({ path: v['db'], log }) : await History.openTemporary({ log });
+    if (!opened.ok) {
+      io.stderr(`handlespace serve: cannot open the history: ${opened.error.message}\n`);
+      return 1;
+    }
+    history = opened.value;
+    const m = history.migration;
+    io.stdout(`history: ${v['memory'] === true ? 'temporary file ' : ''}${history.file} (schema ${m.to}${m.applied.length > 0 ? `, migrated from ${m.from}` : ''})\n`);
+  }
   let registrar: Registrar;
   try {
     registrar = await Registrar.start({ ...overrides, log });
   } catch (e) {
     io.stderr(`handlespace serve: cannot start the registrar: ${(e as Error).message}\n`);
+    await history?.close();
     return 1;
   }
+  const recorder = history ? HistoryRecorder.attach(registrar, history) : undefined;
   const settings = { ...registrar.settings, asap: { host: registrar.asapAddress.host, port: registrar.asapAddress.port } };
   io.stdout(`handlespace registrar listening on ${formatEndpoint(settings.asap)} (ASAP over TCP)\n${describeSettings(settings).map((l) => `  ${l}`).join('\n')}\n`);
   if (!quiet) {
@@ -128,5 +149,11 @@ export async function serveCommand(args: string[], io: CliIo, hooks: ServeHooks 
   const signal = await stop;
   io.stdout(`handlespace registrar: ${signal}, shutting down\n`);
   await registrar.close();
+  recorder?.detach(signal);
+  const closed = await history?.close();
+  if (closed && !closed.ok) {
+    io.stderr(`handlespace serve: closing the history failed: ${closed.error.message}\n`);
+    return 1;
+  }
   return 0;
 }

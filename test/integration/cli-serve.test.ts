@@ -5,6 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../core/cli/main.js';
 import { serveCommand } from '../../core/cli/serve-command.js';
@@ -79,4 +82,38 @@ test('serve: the real process shuts down cleanly on SIGTERM', async () => {
   assert.equal(code, 0);
   await peer.ended;
   assert.match(out, /SIGTERM, shutting down/);
+});
+
+test('serve --db records what happens; export reads it back as CSV', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'handlespace-serve-db-'));
+  try {
+    const db = path.join(dir, 'history.db');
+    const io = memoryIo();
+    let stop: (signal: string) => void = () => {};
+    let started: (r: Registrar) => void = () => {};
+    const ready = new Promise<Registrar>((r) => (started = r));
+    const running = serveCommand(['--asap', '127.0.0.1:0', '--announce', 'off', '--db', db], io, { stopSignal: new Promise((r) => (stop = r)), onStarted: (r) => started(r) });
+    const registrar = await ready;
+    assert.match(io.out(), /history: .*history\.db \(schema \d+, migrated from 0\)/);
+    const pe = await AsapTestPeer.connect(registrar.asapAddress.port);
+    const answer = await pe.request(
+      { protocol: 'asap', type: 'registration', poolHandle: handle('recorded'), poolElement: { id: 0x77, homeServerId: 0, registrationLife: 60_000, userTransport: { kind: 'tcp', port: 7077, transportUse: 0, address: '127.0.0.1' }, policy: { type: 1 } } },
+      'registrationResponse',
+    );
+    assert.equal(answer.reject, false);
+    await pe.close();
+    stop('SIGTERM');
+    assert.equal(await running, 0, io.err());
+    const csv = memoryIo();
+    const out = path.join(dir, 'export.csv');
+    assert.equal(await main(['export', '--db', db, '--format', 'csv', '--pool', 'recorded', '--out', out], csv), 0, csv.err());
+    const text = fs.readFileSync(out, 'utf8');
+    const lines = text.trim().split(/\r?\n/);
+    assert.ok(lines.length >= 3, text);
+    assert.match(lines[1] ?? '', /registered/);
+    assert.match(text, /0x00000077/);
+    assert.match(text, /connectionLost|removed/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
