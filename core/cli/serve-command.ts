@@ -130,7 +130,9 @@ export async function serveCommand(args: string[], io: CliIo, hooks: ServeHooks 
   }
   let registrar: Registrar;
   try {
-    registrar = await Registrar.start({ ...overrides, log });
+    const durableHistory = history;
+    // Durability rule: a registration is acknowledged only once its event is committed (group commit).
+    registrar = await Registrar.start({ ...overrides, log, ...(durableHistory ? { beforeAcknowledge: () => durableHistory.barrier() } : {}) });
   } catch (e) {
     io.stderr(`handlespace serve: cannot start the registrar: ${(e as Error).message}\n`);
     await history?.close();

@@ -79,6 +79,12 @@ export interface RegistrarStartOptions extends Partial<RegistrarSettings> {
   readonly random?: () => number;
   readonly log?: (line: string) => void;
   readonly notifications?: Partial<NotificationSettings>;
+  /**
+   * Durability rule (DESIGN.md §4): resolves once every event emitted so far is durable (the history's
+   * group commit). A registration response waits for it, so an acknowledged registration is never lost;
+   * later messages to the same connection wait behind it to keep their order.
+   */
+  readonly beforeAcknowledge?: () => Promise<void>;
 }
 
 interface EncodedElement {
@@ -107,6 +113,8 @@ function counterKeys(prefix: string): Record<AsapMessage['type'], string> {
 
 interface Session {
   readonly connection: MessageConnection;
+  /** The latest acknowledgement waiting for durability; later sends queue behind it. */
+  pending: Promise<void> | undefined;
   elementCount: number;
   consecutiveErrors: number;
   readonly resolutionBucket: TokenBucket;
@@ -139,6 +147,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     private readonly random: () => number,
     private readonly log: (line: string) => void,
     notificationSettings: NotificationSettings,
+    private readonly beforeAcknowledge: (() => Promise<void>) | undefined,
   ) {
     super();
     this.startedAt = clock.now();
@@ -168,9 +177,9 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
 
   /** Starts listening (and announcing); resolves once the ASAP port is bound. */
   static async start(options: RegistrarStartOptions = {}): Promise<Registrar> {
-    const { clock = systemClock, random = Math.random, log = () => {}, notifications = {}, ...overrides } = options;
+    const { clock = systemClock, random = Math.random, log = () => {}, notifications = {}, beforeAcknowledge, ...overrides } = options;
     const { settings, clamped } = resolveSettings(overrides);
-    const registrar = new Registrar(settings, clamped, clock, random, log, { ...DEFAULT_NOTIFICATION_SETTINGS, ...notifications });
+    const registrar = new Registrar(settings, clamped, clock, random, log, { ...DEFAULT_NOTIFICATION_SETTINGS, ...notifications }, beforeAcknowledge);
     for (const problem of clamped) log(problem.message);
     await registrar.listen();
     return registrar;
@@ -245,6 +254,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     const now = this.clock.now();
     this.sessions.set(connection.id, {
       connection,
+      pending: undefined,
       elementCount: 0,
       consecutiveErrors: 0,
       resolutionBucket: new TokenBucket(this.settings.maxHandleResolutionRate, now),
@@ -351,10 +361,36 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     } else {
       this.counters.add('registration.renewed');
     }
-    this.send(session, { protocol: 'asap', type: 'registrationResponse', reject: false, poolHandle: m.poolHandle, peId: element.id });
     this.armExpiry();
     this.notifyRegistration(outcome);
+    // Listeners (the history recorder) take the event in during emit, so the durability barrier covers it.
     this.emit('elementRegistered', { element, outcome });
+    const response: AsapMessage = { protocol: 'asap', type: 'registrationResponse', reject: false, poolHandle: m.poolHandle, peId: element.id };
+    if (!this.beforeAcknowledge) {
+      this.send(session, response);
+      return;
+    }
+    const durable = this.beforeAcknowledge();
+    const prior = session.pending;
+    const acknowledged: Promise<void> = (prior ? Promise.all([prior, durable]) : durable).then(
+      () => {
+        this.counters.add(SENT_KEY.registrationResponse);
+        session.connection.send(encodeMessage(response));
+      },
+      (e: unknown) => {
+        // Not durable: the registration is undone and refused, so nothing acknowledged can be lost.
+        this.counters.add('registration.notDurable');
+        this.notice(session.connection.id, `registration of PE 0x${element.id.toString(16)} in pool ${poolHandleToText(m.poolHandle)} refused: its event could not be stored (${e instanceof Error ? e.message : String(e)})`);
+        const current = this.handlespace.element(m.poolHandle, element.id);
+        if (current && outcome.kind === 'registered') this.removeElement(current, 'deregistered', 'registration not durable');
+        this.counters.add(SENT_KEY.registrationResponse);
+        session.connection.send(encodeMessage({ ...response, reject: true, error: [{ code: Cause.lackOfResources }] }));
+      },
+    );
+    session.pending = acknowledged;
+    void acknowledged.finally(() => {
+      if (session.pending === acknowledged) session.pending = undefined;
+    });
   }
 
   private rejectRegistration(session: Session, m: AsapRegistration, cause: ErrorCause, reason: string): void {
@@ -413,7 +449,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     // RFC 5352 §3.3: the overall policy is sent unless it is Round Robin, the default.
     const response = overallPolicy.type !== 0x1 ? { accepted, poolHandle: m.poolHandle, overallPolicy, peStatus: NO_STATUS } : { accepted, poolHandle: m.poolHandle, peStatus: NO_STATUS };
     this.counters.add(SENT_KEY.handleResolutionResponse);
-    session.connection.send(encodeHandleResolutionResponse(response, encoded));
+    this.sendBytes(session, encodeHandleResolutionResponse(response, encoded));
   }
 
   /**
@@ -607,7 +643,21 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
 
   private send(session: Session, message: AsapMessage): void {
     this.counters.add(SENT_KEY[message.type]);
-    session.connection.send(encodeMessage(message));
+    this.sendBytes(session, encodeMessage(message));
+  }
+
+  private sendBytes(session: Session, bytes: Uint8Array): void {
+    const pending = session.pending;
+    // Behind an acknowledgement that waits for durability: keep the order the messages were produced in.
+    if (pending) {
+      const next = pending.then(() => session.connection.send(bytes));
+      session.pending = next;
+      void next.finally(() => {
+        if (session.pending === next) session.pending = undefined;
+      });
+      return;
+    }
+    session.connection.send(bytes);
   }
 
   private notice(connectionId: number | undefined, message: string): void {
