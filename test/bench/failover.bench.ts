@@ -67,6 +67,7 @@ import {
   type ToPu,
 } from './failover-shared.js';
 import { machineJiffies } from './registrar-load-client.js';
+import { exited, reap, withTimeout } from './child-processes.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const ELEMENT = `${HERE}failover-element.ts`;
@@ -288,37 +289,6 @@ function killAll(): void {
   }
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-    promise.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
-}
-
-/** Waits for a child to exit on its own; kills it after `ms`. */
-async function reap(child: ChildProcess, ms: number): Promise<void> {
-  try {
-    await withTimeout(exited(child), ms, 'exit');
-  } catch {
-    child.kill('SIGKILL');
-    child.kill('SIGCONT');
-    await exited(child);
-  }
-}
 
 /**
  * A forked TypeScript child spoken to over IPC: messages are queued by kind and taken with next(); a

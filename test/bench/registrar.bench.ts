@@ -50,6 +50,7 @@ import {
   type PopulateResult,
   type ResolveResult,
 } from './registrar-load-client.js';
+import { reap, withTimeout } from './child-processes.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const CLIENT = `${HERE}registrar-load-client.ts`;
@@ -180,36 +181,6 @@ function killAll(): void {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-    promise.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
-}
-
-/** Waits for a child to exit on its own; kills it after `ms`. */
-async function reap(child: ChildProcess, ms: number): Promise<void> {
-  try {
-    await withTimeout(exited(child), ms, 'exit');
-  } catch {
-    child.kill('SIGKILL');
-    await exited(child);
-  }
-}
 
 /** A TypeScript child on `node --import tsx`, its stderr passed through, its first stdout line parsed as JSON. */
 function spawnTs<T>(script: string, params: object, stdin: 'pipe' | 'ignore', timeoutMs: number, what: string): { child: ChildProcess; first: Promise<T> } {
