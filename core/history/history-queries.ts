@@ -10,7 +10,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { err, ok, type Result } from '../result.js';
 import { historyError, type HistoryError } from './history-error.js';
-import { ELEMENT_EVENT_KINDS } from './history-event.js';
+import { ELEMENT_EVENT_KINDS, type PoolSample } from './history-event.js';
 import { DAY, HOUR, MINUTE, SECOND } from './retention.js';
 
 export type RowSource = 'element' | 'notification' | 'audit';
@@ -142,18 +142,11 @@ export function decodeCursor(text: string): Result<Cursor, HistoryError> {
 
 export type MetricInterval = typeof SECOND | typeof MINUTE | typeof HOUR;
 
-export interface MetricPoint {
+/** One pool's figures over one interval, as recorded (PoolSample) with the interval's start. */
+export type MetricPoint = Omit<PoolSample, 'poolKey'> & {
   /** Start of the interval. */
   readonly time: number;
-  readonly up: number;
-  readonly suspect: number;
-  readonly failed: number;
-  readonly draining: number;
-  readonly maintenance: number;
-  readonly resolutions: number | null;
-  readonly notifications: number;
-  readonly loadMean: number | null;
-}
+};
 
 export interface MetricSeries {
   readonly pool: string;
