@@ -54,6 +54,10 @@ export interface NotificationsSent {
   /** Empty for a snapshot. */
   readonly statuses: readonly PeStatus[];
   readonly snapshot: boolean;
+  /**
+   * When the push was handed to the connection; the bytes leave in the same turn's write, but behind a
+   * large fan-out the kernel may take a while longer to put them on the wire.
+   */
   readonly sentAt: number;
 }
 

@@ -468,6 +468,8 @@ function flagsOf(m: Message): number {
   }
 }
 
+// Message codes written out from RFC 5352 / 5353 on purpose, not imported from core/wire/constants.ts:
+// the oracle must not share the constants of the code it checks.
 const ASAP_CODES: Record<string, number> = {
   registration: 0x01,
   deregistration: 0x02,
