@@ -67,6 +67,8 @@ export class BatchWriter {
     readonly upsertSample: Statement<[number, number, number, number, number, number, number, number, number | null, number, number | null]>;
     readonly insertRun: Statement<[number, number, string, string], { id: number }>;
     readonly stopRun: Statement<[number, string, number]>;
+    readonly upsertAdminState: Statement<[number, number, string, string, string, number]>;
+    readonly deleteAdminState: Statement<[number, number]>;
   };
 
   private readonly writeBatchTransaction: (events: readonly HistoryEvent[]) => number;
@@ -122,6 +124,11 @@ export class BatchWriter {
       ),
       insertRun: db.prepare('INSERT INTO registrar_runs (started_at, server_id, settings, app_version) VALUES (?, ?, ?, ?) RETURNING id'),
       stopRun: db.prepare('UPDATE registrar_runs SET stopped_at = ?, stop_reason = ? WHERE id = ?'),
+      upsertAdminState: db.prepare(
+        `INSERT INTO admin_states (pool_id, pe_id, state, reason, actor, since) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (pool_id, pe_id) DO UPDATE SET state = excluded.state, reason = excluded.reason, actor = excluded.actor, since = excluded.since`,
+      ),
+      deleteAdminState: db.prepare('DELETE FROM admin_states WHERE pool_id = ? AND pe_id = ?'),
     };
     this.writeBatchTransaction = db.transaction((events: readonly HistoryEvent[]) => {
       let rows = 0;
@@ -282,6 +289,12 @@ export class BatchWriter {
         this.s.closePoolUser.run(event.time, event.reason, event.time, poolUserId);
         this.poolUserIds.delete(event.connectionId);
         this.touchedPoolUsers.delete(poolUserId);
+        return 0;
+      }
+      case 'adminState': {
+        const poolId = this.poolId(event.poolKey, event.time);
+        if (event.state === 'ready') this.s.deleteAdminState.run(poolId, event.peId);
+        else this.s.upsertAdminState.run(poolId, event.peId, event.state, event.reason, event.actor, event.time);
         return 0;
       }
       case 'audit': {

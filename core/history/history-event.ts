@@ -110,6 +110,20 @@ export interface AuditEvent {
   readonly details?: JsonObject | undefined;
 }
 
+/**
+ * An element's persisted admin state (DESIGN.md §5, issue 6): draining / maintenance outlive the element's
+ * registration and the registrar's run; 'ready' removes the row. Written with the audit row that set it.
+ */
+export interface AdminStateEvent {
+  readonly kind: 'adminState';
+  readonly time: number;
+  readonly poolKey: PoolKey;
+  readonly peId: number;
+  readonly state: AdminState;
+  readonly reason: string;
+  readonly actor: string;
+}
+
 /** One pool's figures over one interval. */
 export interface PoolSample {
   readonly poolKey: PoolKey;
@@ -157,6 +171,7 @@ export type HistoryEvent =
   | NotificationEvent
   | PoolUserClosedEvent
   | AuditEvent
+  | AdminStateEvent
   | MetricsEvent
   | RunStartedEvent
   | RunStoppedEvent;

@@ -174,6 +174,15 @@ export interface ElementSummary {
   readonly lastSeen: number;
 }
 
+export interface PersistedAdminState {
+  readonly poolHandle: Uint8Array;
+  readonly peId: number;
+  readonly state: 'draining' | 'maintenance';
+  readonly reason: string;
+  readonly actor: string;
+  readonly since: number;
+}
+
 export interface RunSummary {
   readonly id: number;
   readonly startedAt: number;
@@ -306,6 +315,16 @@ export class HistoryQueries {
       FROM pool_elements e JOIN pools p ON p.id = e.pool_id ${pool === undefined ? '' : 'WHERE p.name = ?'} ORDER BY p.name, e.pe_id`;
     const statement = this.db.prepare(sql);
     return (pool === undefined ? statement.all() : statement.all(pool)) as ElementSummary[];
+  }
+
+  /** Every persisted non-ready admin state (issue 6), keyed by the pool's handle bytes. */
+  adminStates(): PersistedAdminState[] {
+    const rows = this.db
+      .prepare(
+        `SELECT p.handle, a.pe_id AS peId, a.state, a.reason, a.actor, a.since FROM admin_states a JOIN pools p ON p.id = a.pool_id ORDER BY p.name, a.pe_id`,
+      )
+      .all() as (Omit<PersistedAdminState, 'poolHandle'> & { handle: Buffer })[];
+    return rows.map(({ handle, ...rest }) => ({ ...rest, poolHandle: new Uint8Array(handle) }));
   }
 
   runs(): RunSummary[] {

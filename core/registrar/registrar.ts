@@ -85,6 +85,11 @@ export interface RegistrarStartOptions extends Partial<RegistrarSettings> {
    * later messages to the same connection wait behind it to keep their order.
    */
   readonly beforeAcknowledge?: () => Promise<void>;
+  /**
+   * An operator-set admin state that outlives registrations (core/console persists it): consulted when an
+   * element registers anew, so a drained element comes back draining, never ready by itself.
+   */
+  readonly persistedAdminState?: (poolHandle: Uint8Array, peId: number) => { readonly state: AdminState; readonly cause: string } | undefined;
 }
 
 interface EncodedElement {
@@ -148,6 +153,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     private readonly log: (line: string) => void,
     notificationSettings: NotificationSettings,
     private readonly beforeAcknowledge: (() => Promise<void>) | undefined,
+    private readonly persistedAdminState: RegistrarStartOptions['persistedAdminState'],
   ) {
     super();
     this.startedAt = clock.now();
@@ -177,9 +183,9 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
 
   /** Starts listening (and announcing); resolves once the ASAP port is bound. */
   static async start(options: RegistrarStartOptions = {}): Promise<Registrar> {
-    const { clock = systemClock, random = Math.random, log = () => {}, notifications = {}, beforeAcknowledge, ...overrides } = options;
+    const { clock = systemClock, random = Math.random, log = () => {}, notifications = {}, beforeAcknowledge, persistedAdminState, ...overrides } = options;
     const { settings, clamped } = resolveSettings(overrides);
-    const registrar = new Registrar(settings, clamped, clock, random, log, { ...DEFAULT_NOTIFICATION_SETTINGS, ...notifications }, beforeAcknowledge);
+    const registrar = new Registrar(settings, clamped, clock, random, log, { ...DEFAULT_NOTIFICATION_SETTINGS, ...notifications }, beforeAcknowledge, persistedAdminState);
     for (const problem of clamped) log(problem.message);
     await registrar.listen();
     return registrar;
@@ -353,6 +359,14 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     }
     const outcome = result.value;
     const element = outcome.element;
+    if (outcome.kind === 'registered') {
+      // Re-apply an operator's admin state before anyone can be given the element.
+      const persisted = this.persistedAdminState?.(m.poolHandle, element.id);
+      if (persisted && persisted.state !== 'ready') {
+        this.handlespace.setAdminState(m.poolHandle, element.id, persisted.state, persisted.cause);
+        this.counters.add('registration.adminStateReapplied');
+      }
+    }
     if (outcome.kind === 'registered' || outcome.changed.includes('connection')) {
       // New here: a new element, or one this registrar knew from a peer and now serves as home.
       session.elementCount++;
@@ -594,7 +608,9 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
   private notifyRegistration(outcome: RegistrationOutcome): void {
     const element = outcome.element;
     if (outcome.kind === 'registered') {
-      this.notifications.changed({ element, status: 'up', reason: 'registered', takenAway: false });
+      const admin = element.admin.state;
+      if (admin === 'ready') this.notifications.changed({ element, status: 'up', reason: 'registered', takenAway: false });
+      else this.notifications.changed({ element, ...ADMIN_STATUS[admin === 'draining' ? 'drain' : 'maintenance'], takenAway: true, reasonText: element.admin.cause });
       return;
     }
     // RFC-visible changes (transport, policy values) are pushed at once; a load change alone is coalesced.
