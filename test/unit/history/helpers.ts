@@ -15,14 +15,24 @@ export function tempDir(t: TestContext, prefix = 'handlespace-history-test-'): s
   return dir;
 }
 
+/** The real migration files, oldest first, and the newest version (what a fresh database is created at). */
+export const REAL_MIGRATIONS = (): string[] => fs.readdirSync(MIGRATIONS_DIR).filter((f) => /^\d{4}_.*\.sql$/.test(f)).sort();
+export const LATEST_VERSION = (): number => Number(REAL_MIGRATIONS().at(-1)?.slice(0, 4));
+
 export const MIGRATIONS_DIR = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', '..', 'migrations');
 
-/** A migrations folder with the real 0010 and the given extra steps ({ '0020_x.sql': 'SQL' }). */
-export function migrationsWith(dir: string, extra: Record<string, string>, options: { readonly withoutReal?: boolean } = {}): string {
+/**
+ * A migrations folder with the real steps up to `realUpTo` (default 10: only 0010, so the runner's tests
+ * can number their own steps from 0020) and the given extra steps ({ '0020_x.sql': 'SQL' }).
+ */
+export function migrationsWith(dir: string, extra: Record<string, string>, options: { readonly withoutReal?: boolean; readonly realUpTo?: number } = {}): string {
   const target = path.join(dir, 'migrations');
   fs.mkdirSync(target, { recursive: true });
   if (!options.withoutReal) {
-    for (const file of fs.readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.sql'))) fs.copyFileSync(path.join(MIGRATIONS_DIR, file), path.join(target, file));
+    const upTo = options.realUpTo ?? 10;
+    for (const file of fs.readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.sql') && Number(f.slice(0, 4)) <= upTo)) {
+      fs.copyFileSync(path.join(MIGRATIONS_DIR, file), path.join(target, file));
+    }
   }
   for (const [file, sql] of Object.entries(extra)) fs.writeFileSync(path.join(target, file), sql);
   return target;

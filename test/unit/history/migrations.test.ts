@@ -11,7 +11,7 @@ import Sqlite from 'better-sqlite3';
 import { migrateCommand } from '../../../core/cli/history-commands.js';
 import { openHistoryDatabase } from '../../../core/history/database.js';
 import { HISTORY_APPLICATION_ID, loadMigrations } from '../../../core/history/migration-runner.js';
-import { memoryIo, migrationsWith, tempDir } from './helpers.js';
+import { LATEST_VERSION, memoryIo, migrationsWith, REAL_MIGRATIONS, tempDir } from './helpers.js';
 
 function tables(file: string): string[] {
   const db = new Sqlite(file, { readonly: true });
@@ -42,25 +42,25 @@ test('a new file is created at the newest version: WAL, incremental auto_vacuum,
   const opened = openHistoryDatabase(file);
   assert.ok(opened.ok, opened.ok ? '' : opened.error.message);
   const { db, migration } = opened.value;
-  assert.deepEqual(migration, { from: 0, to: 10, applied: ['0010_initial.sql'], created: true });
+  assert.deepEqual(migration, { from: 0, to: LATEST_VERSION(), applied: REAL_MIGRATIONS(), created: true });
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
   assert.equal(db.pragma('auto_vacuum', { simple: true }), 2, 'auto_vacuum INCREMENTAL is fixed at creation');
   assert.equal(db.pragma('application_id', { simple: true }), HISTORY_APPLICATION_ID);
-  assert.equal(db.pragma('user_version', { simple: true }), 10);
+  assert.equal(db.pragma('user_version', { simple: true }), LATEST_VERSION());
   db.close();
   for (const table of ['registrar_runs', 'pools', 'pool_elements', 'element_events', 'notifications', 'pool_users', 'pool_user_subscriptions', 'audit', 'metric_samples']) {
     assert.ok(tables(file).includes(table), table);
   }
   const again = openHistoryDatabase(file);
   assert.ok(again.ok);
-  assert.deepEqual(again.value.migration, { from: 10, to: 10, applied: [], created: false });
+  assert.deepEqual(again.value.migration, { from: LATEST_VERSION(), to: LATEST_VERSION(), applied: [], created: false });
   again.value.db.close();
 });
 
 test('all pending steps run in one go, in order, and the version follows', (t) => {
   const dir = tempDir(t);
   const file = path.join(dir, 'history.db');
-  const first = openHistoryDatabase(file);
+  const first = openHistoryDatabase(file, { migrations: mustLoad(migrationsWith(tempDir(t), {})).value });
   assert.ok(first.ok);
   first.value.db.close();
   const migrations = mustLoad(
@@ -86,7 +86,7 @@ test('a database newer than the application is refused and left untouched', (t) 
   const refused = openHistoryDatabase(file);
   assert.ok(!refused.ok);
   assert.equal(refused.error.code, 'newerSchema');
-  assert.match(refused.error.message, /schema version 40, newer than this handlespace knows \(10/);
+  assert.match(refused.error.message, new RegExp(`schema version 40, newer than this handlespace knows \\(${LATEST_VERSION()}`));
   assert.match(refused.error.message, /newer handlespace/);
   assert.equal(pragma(file, 'user_version'), 40);
   assert.deepEqual(fs.readFileSync(file), before);
@@ -95,7 +95,7 @@ test('a database newer than the application is refused and left untouched', (t) 
 test('a failing step rolls every step of the run back: the file stays at its version, never half-migrated', (t) => {
   const dir = tempDir(t);
   const file = path.join(dir, 'history.db');
-  const base = openHistoryDatabase(file);
+  const base = openHistoryDatabase(file, { migrations: mustLoad(migrationsWith(tempDir(t), {})).value });
   assert.ok(base.ok);
   base.value.db.prepare("INSERT INTO pools (handle, name, first_seen, last_seen) VALUES (x'6563686f', 'echo', 1, 1)").run();
   base.value.db.close();
@@ -192,10 +192,10 @@ test('handlespace migrate --db: creates or upgrades, reports, refuses bad files 
   const file = path.join(dir, 'history.db');
   const io = memoryIo();
   assert.equal(await migrateCommand(['--db', file], io), 0);
-  assert.match(io.out(), /schema version 0 → 10 \(applied 0010_initial\.sql\)/);
+  assert.match(io.out(), new RegExp(`schema version 0 → ${LATEST_VERSION()} \\(applied ${REAL_MIGRATIONS().join(', ').replaceAll('.', '\\.')}\\)`));
   const again = memoryIo();
   assert.equal(await migrateCommand(['--db', file], again), 0);
-  assert.match(again.out(), /schema version 10, up to date/);
+  assert.match(again.out(), new RegExp(`schema version ${LATEST_VERSION()}, up to date`));
 
   const garbage = path.join(dir, 'garbage.db');
   fs.writeFileSync(garbage, 'this is not a database at all, just some text that is long enough');

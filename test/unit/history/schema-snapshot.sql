@@ -1,6 +1,26 @@
 -- The history store's schema as the migrations build it (test/unit/history/schema-snapshot.test.ts).
 -- History tables are additive only: the test fails when a table or a column listed here is lost or changed.
 -- After an additive migration: UPDATE_SCHEMA_SNAPSHOT=1 node --import tsx --test test/unit/history/schema-snapshot.test.ts
+CREATE TABLE admin_states (
+  pool_id INTEGER NOT NULL REFERENCES pools (id),
+  pe_id INTEGER NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('draining', 'maintenance')),
+  reason TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  since INTEGER NOT NULL,
+  PRIMARY KEY (pool_id, pe_id)
+) WITHOUT ROWID;
+
+CREATE TABLE api_tokens (
+  id INTEGER PRIMARY KEY,
+  hash TEXT NOT NULL UNIQUE,
+  role TEXT NOT NULL CHECK (role IN ('viewer', 'operator')),
+  label TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER,
+  last_used_at INTEGER
+);
+
 CREATE TABLE audit (
   id INTEGER PRIMARY KEY,
   time INTEGER NOT NULL,
