@@ -6,9 +6,12 @@
 import { parseArgs } from 'node:util';
 import { ASAP_PORT } from '../wire/constants.js';
 import { poolHandleToText } from '../wire/json.js';
-import { History } from '../history/history.js';
-import { HistoryRecorder } from '../history/history-recorder.js';
-import { Registrar } from '../registrar/registrar.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Registrar } from '../registrar/registrar.js';
+import { startConsoleRuntime, type ConsoleRuntime, type HistoryChoice } from '../console/console-runtime.js';
+import { defaultHistoryPath } from '../console/data-dir.js';
+import { APP_VERSION } from '../console/app-version.js';
 import { describeSettings, DEFAULT_ANNOUNCE, formatEndpoint, type RegistrarSettings } from '../registrar/options.js';
 import { parseHostPort, parseInteger } from './endpoint.js';
 import { waitForTerminationSignal, type CliIo } from './io.js';
@@ -28,9 +31,10 @@ Runs the RSerPool registrar (ASAP over TCP) headless.
   --max-items N                 elements per handle resolution when not asked (default 3, up to 128)
   --max-resolution-rate N       handle resolutions per second per pool user (default unlimited)
   --max-unreachable-rate N      unreachable reports per second per pool user (default unlimited)
-  --db PATH                     record the history (events, notifications, metrics) in this SQLite file,
-                                created and migrated as needed
-  --memory                      record the history in a temporary file deleted at exit
+  --db PATH                     the history (events, notifications, audit, metrics, admin states) in this
+                                SQLite file, created and migrated as needed (default: history.db in the
+                                user data folder, ${defaultHistoryPath().replace(/[/\\][^/\\]*$/, '')})
+  --memory                      keep the history in a temporary file deleted at exit (nothing persists)
   --quiet                       log only problems
 `;
 
@@ -48,7 +52,7 @@ export interface ServeHooks {
   /** Resolves when the server should stop; by default on SIGINT or SIGTERM. */
   readonly stopSignal?: Promise<string>;
   /** Called once the registrar is listening (tests use it to learn the port). */
-  readonly onStarted?: (registrar: Registrar) => void;
+  readonly onStarted?: (registrar: Registrar, runtime: ConsoleRuntime) => void;
 }
 
 export async function serveCommand(args: string[], io: CliIo, hooks: ServeHooks = {}): Promise<number> {
@@ -117,28 +121,29 @@ export async function serveCommand(args: string[], io: CliIo, hooks: ServeHooks 
   const stop = hooks.stopSignal ?? waitForTerminationSignal();
   const quiet = v['quiet'] === true;
   const log = (line: string): void => io.stderr(`${new Date().toISOString()} ${line}\n`);
-  let history: History | undefined;
-  if (typeof v['db'] === 'string' || v['memory'] === true) {
-    const opened = typeof v['db'] === 'string' ? await History.open({ path: v['db'], log }) : await History.openTemporary({ log });
-    if (!opened.ok) {
-      io.stderr(`handlespace serve: cannot open the history: ${opened.error.message}\n`);
+  const historyChoice: HistoryChoice =
+    v['memory'] === true ? { kind: 'temporary' } : { kind: 'file', path: typeof v['db'] === 'string' ? v['db'] : defaultHistoryPath() };
+  if (historyChoice.kind === 'file' && typeof v['db'] !== 'string') {
+    // The default file lives in the user data folder, which may not exist yet.
+    try {
+      fs.mkdirSync(path.dirname(historyChoice.path), { recursive: true });
+    } catch (e) {
+      io.stderr(`handlespace serve: cannot create the data folder for ${historyChoice.path}: ${(e as Error).message}\n`);
       return 1;
     }
-    history = opened.value;
-    const m = history.migration;
-    io.stdout(`history: ${v['memory'] === true ? 'temporary file ' : ''}${history.file} (schema ${m.to}${m.applied.length > 0 ? `, migrated from ${m.from}` : ''})\n`);
   }
-  let registrar: Registrar;
-  try {
-    const durableHistory = history;
-    // Durability rule: a registration is acknowledged only once its event is committed (group commit).
-    registrar = await Registrar.start({ ...overrides, log, ...(durableHistory ? { beforeAcknowledge: () => durableHistory.barrier() } : {}) });
-  } catch (e) {
-    io.stderr(`handlespace serve: cannot start the registrar: ${(e as Error).message}\n`);
-    await history?.close();
+  const started = await startConsoleRuntime({ registrar: overrides, history: historyChoice, version: APP_VERSION, log });
+  if (!started.ok) {
+    io.stderr(`handlespace serve: ${started.error}\n`);
     return 1;
   }
-  const recorder = history ? HistoryRecorder.attach(registrar, history) : undefined;
+  const runtime = started.value;
+  const { registrar, history } = runtime;
+  if (history) {
+    const m = history.migration;
+    io.stdout(`history: ${historyChoice.kind === 'temporary' ? 'temporary file ' : ''}${history.file} (schema ${m.to}${m.applied.length > 0 ? `, migrated from ${m.from}` : ''})\n`);
+    if (runtime.restoredAdminStates > 0) io.stdout(`history: ${runtime.restoredAdminStates} operator admin state(s) kept from earlier runs, re-applied when those elements register\n`);
+  }
   const settings = { ...registrar.settings, asap: { host: registrar.asapAddress.host, port: registrar.asapAddress.port } };
   io.stdout(`handlespace registrar listening on ${formatEndpoint(settings.asap)} (ASAP over TCP)\n${describeSettings(settings).map((l) => `  ${l}`).join('\n')}\n`);
   if (!quiet) {
@@ -147,14 +152,12 @@ export async function serveCommand(args: string[], io: CliIo, hooks: ServeHooks 
     });
     registrar.on('elementRemoved', ({ element, reason, detail }) => log(`pool ${poolHandleToText(element.poolHandle)}: element 0x${element.id.toString(16)} removed (${reason}: ${detail})`));
   }
-  hooks.onStarted?.(registrar);
+  hooks.onStarted?.(registrar, runtime);
   const signal = await stop;
   io.stdout(`handlespace registrar: ${signal}, shutting down\n`);
-  await registrar.close();
-  recorder?.detach(signal);
-  const closed = await history?.close();
-  if (closed && !closed.ok) {
-    io.stderr(`handlespace serve: closing the history failed: ${closed.error.message}\n`);
+  const closed = await runtime.close(signal);
+  if (!closed.ok) {
+    io.stderr(`handlespace serve: ${closed.error}\n`);
     return 1;
   }
   return 0;

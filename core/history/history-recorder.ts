@@ -128,7 +128,7 @@ export class HistoryRecorder {
    * audit is data, written with the change it describes). `durable` resolves once that transaction
    * committed: answer the operator then, not before. Rejects (HistoryWriteError) if it failed.
    */
-  together<T>(action: () => T, audit: (result: T) => AuditEvent): { readonly result: T; readonly durable: Promise<void> } {
+  together<T>(action: () => T, audit: (result: T) => AuditEvent | readonly HistoryEvent[]): { readonly result: T; readonly durable: Promise<void> } {
     if (this.held) throw new Error('HistoryRecorder.together() does not nest');
     if (!this.sink.durableAll) throw new Error('HistoryRecorder.together() needs a sink with durableAll (a History)');
     this.held = [];
@@ -140,7 +140,8 @@ export class HistoryRecorder {
       events = this.held;
       this.held = undefined;
     }
-    return { result, durable: this.sink.durableAll([...events, audit(result)]) };
+    const written = audit(result);
+    return { result, durable: this.sink.durableAll([...events, ...(Array.isArray(written) ? (written as readonly HistoryEvent[]) : [written as AuditEvent])]) };
   }
 
   /** Stops recording: writes the last sample and the run's stop row, and removes the listeners. */

@@ -68,6 +68,8 @@ export interface RegistrarEvents {
   elementAdmin: [ElementAdminChanged];
   /** A push to one subscribed pool user (one per subscriber per push). */
   notificationsSent: [NotificationsSent];
+  /** A pool user subscribed to a pool (again) or ended its subscription (not when its connection closes). */
+  subscriptionChanged: [{ readonly connectionId: number; readonly remote: RemoteAddress; readonly poolHandle: Uint8Array; readonly subscribed: boolean }];
   sessionOpened: [{ readonly connectionId: number; readonly remote: RemoteAddress }];
   sessionClosed: [{ readonly connectionId: number; readonly remote: RemoteAddress; readonly reason: string }];
   /** Something a log should show: a malformed message, a closed connection, a rejected request. */
@@ -143,6 +145,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
   private expiryDue = Infinity;
   private server: MessageServer | undefined;
   private announcer: Announcer | undefined;
+  private readonly lastHeard = new WeakMap<ElementRecord, number>();
   private closing = false;
 
   private constructor(
@@ -189,6 +192,11 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     for (const problem of clamped) log(problem.message);
     await registrar.listen();
     return registrar;
+  }
+
+  /** When the element was last heard from: its last keep-alive acknowledgement, else its last registration. */
+  lastHeardAt(element: ElementRecord): number {
+    return Math.max(this.lastHeard.get(element) ?? 0, element.lastRegistrationAt);
   }
 
   get serverId(): number {
@@ -439,14 +447,17 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     // RFC 5352 §2.2.5: S subscribes (only to a pool that exists); a resolution without S ends a subscription.
     let accepted = false;
     if (m.subscribe && this.handlespace.pool(m.poolHandle)) {
+      const already = this.notifications.isSubscribed(connectionId, m.poolHandle);
       this.notifications.subscribe(session.connection, m.poolHandle, items);
       this.counters.add('subscriptions.accepted');
       accepted = true;
+      if (!already) this.emit('subscriptionChanged', { connectionId, remote: session.connection.remote, poolHandle: m.poolHandle, subscribed: true });
     } else if (m.subscribe) {
       this.counters.add('subscriptions.refusedUnknownPool');
     } else if (this.notifications.isSubscribed(connectionId, m.poolHandle)) {
       this.notifications.unsubscribe(connectionId, m.poolHandle);
       this.counters.add('subscriptions.ended');
+      this.emit('subscriptionChanged', { connectionId, remote: session.connection.remote, poolHandle: m.poolHandle, subscribed: false });
     }
     const resolved = this.handlespace.resolve(m.poolHandle, items);
     if (!resolved.ok || resolved.value.elements.length === 0) {
@@ -518,6 +529,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
       return;
     }
     this.counters.add('keepAlive.acked');
+    this.lastHeard.set(element, this.clock.now());
     this.ackDue.cancel(element);
     if (this.probed.delete(element) || element.health.state !== 'up') {
       this.handlespace.setHealth(element.poolHandle, element.id, 'up', 'keep-alive answered');

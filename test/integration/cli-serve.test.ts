@@ -16,6 +16,11 @@ import { memoryIo } from '../support/memory-io.js';
 import { AsapTestPeer, handle } from '../support/asap-test-peer.js';
 
 const bin = fileURLToPath(new URL('../../bin/handlespace.mjs', import.meta.url));
+// Without --db, serve keeps its history in the user data folder: point that at a temporary folder here
+// (the spawned servers inherit it).
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'handlespace-data-'));
+process.env['HANDLESPACE_DATA_DIR'] = dataDir;
+process.on('exit', () => fs.rmSync(dataDir, { recursive: true, force: true }));
 
 
 test('serve: prints its settings, serves ASAP, stops when told', async () => {
@@ -41,6 +46,8 @@ test('serve: prints its settings, serves ASAP, stops when told', async () => {
   stop('SIGTERM');
   assert.equal(await running, 0);
   assert.match(io.out(), /SIGTERM, shutting down/);
+  assert.ok(io.out().includes(`history: ${path.join(dataDir, 'history.db')}`), 'the default history file is in the user data folder');
+  assert.ok(fs.existsSync(path.join(dataDir, 'history.db')));
 });
 
 test('serve: out-of-range settings are clamped and said so; bad options exit 2', async () => {
