@@ -28,8 +28,10 @@ const CORE_LAYERS = {
   enrp: ['registrar', 'history', 'handlespace', 'wire', ...SHARED],
   history: ['registrar', 'enrp', 'handlespace', 'wire', ...SHARED],
   client: ['wire', ...SHARED],
-  console: ['registrar', 'enrp', 'history', 'handlespace', 'wire', ...SHARED],
-  cli: ['console', 'registrar', 'enrp', 'history', 'handlespace', 'wire', 'client', ...SHARED],
+  // RSPLIB's Component Status Protocol: its own codec, receiver and sender; nothing of ours below it.
+  csp: [...SHARED],
+  console: ['registrar', 'enrp', 'history', 'csp', 'handlespace', 'wire', ...SHARED],
+  cli: ['console', 'registrar', 'enrp', 'history', 'csp', 'handlespace', 'wire', 'client', ...SHARED],
 };
 
 /** Files directly in core/ are leaves: they may import only each other. */
