@@ -10,8 +10,9 @@
  */
 import type { Database, Statement } from 'better-sqlite3';
 import { poolHandleToText } from '../wire/json.js';
-import type { ElementValues, HistoryEvent, JsonObject, PoolKey } from './history-event.js';
-import { formatTransport, policyToJson, reasonName, statusName } from './row-format.js';
+import { detailsJson, elementRow, type ElementRow, type WriterEvent } from './event-codec.js';
+import type { HistoryEvent, JsonObject, PoolKey } from './history-event.js';
+import { reasonName, statusName } from './row-format.js';
 
 interface SubscriptionTouch {
   readonly poolUserId: number;
@@ -69,9 +70,10 @@ export class BatchWriter {
     readonly stopRun: Statement<[number, string, number]>;
     readonly upsertAdminState: Statement<[number, number, string, string, string, number]>;
     readonly deleteAdminState: Statement<[number, number]>;
+    readonly insertDeploymentEvent: Statement<[number, number | null, string, string, string | null, string | null]>;
   };
 
-  private readonly writeBatchTransaction: (events: readonly HistoryEvent[]) => number;
+  private readonly writeBatchTransaction: (events: readonly WriterEvent[]) => number;
   /** Element values of this transaction, written once per element at its end (latest wins). */
   private readonly pendingValues = new Map<number, PendingValues>();
   /** While a batch of a group is written: what its pendingValues replaced, to restore if it fails. */
@@ -129,8 +131,9 @@ export class BatchWriter {
          ON CONFLICT (pool_id, pe_id) DO UPDATE SET state = excluded.state, reason = excluded.reason, actor = excluded.actor, since = excluded.since`,
       ),
       deleteAdminState: db.prepare('DELETE FROM admin_states WHERE pool_id = ? AND pe_id = ?'),
+      insertDeploymentEvent: db.prepare('INSERT INTO deployment_events (time, run_id, source, event, subject, details) VALUES (?, ?, ?, ?, ?, ?)'),
     };
-    this.writeBatchTransaction = db.transaction((events: readonly HistoryEvent[]) => {
+    this.writeBatchTransaction = db.transaction((events: readonly WriterEvent[]) => {
       let rows = 0;
       for (const event of events) rows += this.write(event);
       this.flushTouches();
@@ -144,7 +147,7 @@ export class BatchWriter {
   }
 
   /** Writes the events in one transaction; throws (after rolling back) what SQLite threw. */
-  writeBatch(events: readonly HistoryEvent[]): BatchResult {
+  writeBatch(events: readonly WriterEvent[]): BatchResult {
     const runBefore = this.runId;
     try {
       return { rows: this.writeBatchTransaction(events) };
@@ -171,7 +174,7 @@ export class BatchWriter {
    * alone and the rest of the group stays (unless SQLite rolled the whole transaction back, which
    * `inTransaction` then tells). Rethrows what SQLite threw.
    */
-  writeInGroup(events: readonly HistoryEvent[]): BatchResult {
+  writeInGroup(events: readonly WriterEvent[]): BatchResult {
     const runBefore = this.runId;
     this.db.exec('SAVEPOINT batch');
     this.valuesUndo = new Map();
@@ -246,23 +249,25 @@ export class BatchWriter {
     }
   }
 
-  private write(event: HistoryEvent): number {
+  private write(event: WriterEvent): number {
     switch (event.kind) {
       case 'registered':
       case 'reregistered': {
         const poolId = this.poolId(event.poolKey, event.time);
         const cached = this.elementIds.get(poolId)?.get(event.peId);
+        const prepared = 'prepared' in event;
+        const row = prepared ? (event.row as ElementRow) : elementRow(event.element);
         let elementId: number;
-        if (cached === undefined) elementId = this.upsertElement(poolId, event.peId, event.element, event.time);
+        if (cached === undefined) elementId = this.upsertElement(poolId, event.peId, row, event.time);
         else {
           elementId = cached;
           if (event.valuesChanged === false) this.touch(this.touchedElements, elementId, event.time);
           else {
             if (this.valuesUndo && !this.valuesUndo.has(elementId)) this.valuesUndo.set(elementId, this.pendingValues.get(elementId));
-            this.pendingValues.set(elementId, { values: event.element, time: event.time });
+            this.pendingValues.set(elementId, { row, time: event.time });
           }
         }
-        this.s.insertElementEvent.run(event.time, this.runId, poolId, elementId, event.kind, null, event.cause, json(event.details));
+        this.s.insertElementEvent.run(event.time, this.runId, poolId, elementId, event.kind, null, event.cause, prepared ? event.detailsJson : detailsJson(event.details));
         return 1;
       }
       case 'health':
@@ -271,7 +276,7 @@ export class BatchWriter {
         const poolId = this.poolId(event.poolKey, event.time);
         const elementId = this.elementId(poolId, event.peId, event.time);
         const state = event.kind === 'removed' ? 'removed' : event.state;
-        this.s.insertElementEvent.run(event.time, this.runId, poolId, elementId, event.kind, state, event.cause, json(event.details));
+        this.s.insertElementEvent.run(event.time, this.runId, poolId, elementId, event.kind, state, event.cause, 'prepared' in event ? event.detailsJson : detailsJson(event.details));
         this.touch(this.touchedElements, elementId, event.time);
         if (event.kind === 'removed') this.elementIds.get(poolId)?.delete(event.peId);
         return 1;
@@ -297,6 +302,9 @@ export class BatchWriter {
         else this.s.upsertAdminState.run(poolId, event.peId, event.state, event.reason, event.actor, event.time);
         return 0;
       }
+      case 'deployment':
+        this.s.insertDeploymentEvent.run(event.time, this.runId, event.source, event.event, event.subject ?? null, json(event.details));
+        return 1;
       case 'audit': {
         const poolId = event.poolKey === undefined ? null : this.poolId(event.poolKey, event.time);
         const elementId = poolId === null || event.peId === undefined ? null : this.elementId(poolId, event.peId, event.time);
@@ -386,18 +394,8 @@ export class BatchWriter {
     return id;
   }
 
-  private upsertElement(poolId: number, peId: number, values: ElementValues, time: number): number {
-    const row = this.s.upsertElement.get(
-      poolId,
-      peId >>> 0,
-      values.homeServerId >>> 0,
-      formatTransport(values.userTransport),
-      formatTransport(values.asapTransport),
-      JSON.stringify(policyToJson(values.policy, { withoutLoad: true })),
-      values.registrationLife,
-      time,
-      time,
-    );
+  private upsertElement(poolId: number, peId: number, values: ElementRow, time: number): number {
+    const row = this.s.upsertElement.get(poolId, peId >>> 0, values.homeServerId >>> 0, values.addresses, values.asapAddress, values.policy, values.registrationLife, time, time);
     if (!row) throw new Error('element upsert returned no row');
     this.cacheElement(poolId, peId, row.id);
     this.seenWritten.set(row.id, time);
@@ -461,16 +459,8 @@ export class BatchWriter {
   }
 
   private flushTouches(): void {
-    for (const [id, { values, time }] of this.pendingValues) {
-      this.s.updateElement.run(
-        values.homeServerId >>> 0,
-        formatTransport(values.userTransport),
-        formatTransport(values.asapTransport),
-        JSON.stringify(policyToJson(values.policy, { withoutLoad: true })),
-        values.registrationLife,
-        time,
-        id,
-      );
+    for (const [id, { row, time }] of this.pendingValues) {
+      this.s.updateElement.run(row.homeServerId >>> 0, row.addresses, row.asapAddress, row.policy, row.registrationLife, time, id);
       this.seenWritten.set(id, time);
     }
     this.pendingValues.clear();
@@ -490,7 +480,7 @@ export class BatchWriter {
 }
 
 interface PendingValues {
-  readonly values: ElementValues;
+  readonly row: ElementRow;
   readonly time: number;
 }
 

@@ -1,9 +1,11 @@
 /**
- * The registrar-side half of the history writer: a queue that `record()` appends to at the cost of an
- * array push, batches handed to the writer thread (writer-worker.ts) at most `maxInFlight` at a time, and
- * group commit: every `durable()` promise of a batch resolves when that batch's transaction has
- * committed. The registrar's thread only ever pays for copying a batch into the worker's message: batches
- * are sized so that copy stays within the block budget (measured per batch, adapted as it goes).
+ * The registrar-side half of the history writer: a queue of batches that `record()` appends to (it encodes
+ * the event into the newest batch, a flat array of numbers and strings: event-codec.ts), batches handed to
+ * the writer thread (writer-worker.ts) at most `maxInFlight` at a time, and group commit: every
+ * `durable()` promise of a batch resolves when that batch's transaction has committed. Handing a batch
+ * over only copies that flat array into the worker's message (no garbage to collect meanwhile): batches
+ * are sized so that the copy stays well within the block budget (measured per batch, adapted as it goes),
+ * and one turn hands over batches for at most half the budget before it lets the event loop run.
  *
  * Nothing is dropped silently: a batch that fails rejects its durable promises, and every failure and
  * every event lost is reported through `log` (and counted in `stats`).
@@ -14,6 +16,7 @@ import { createHistogram } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { err, ok, type Result } from '../result.js';
+import { encodeEvent } from './event-codec.js';
 import { historyError, HistoryWriteError, type HistoryError } from './history-error.js';
 import type { HistoryEvent } from './history-event.js';
 import type { MaintenanceReport, RetentionPolicy } from './retention.js';
@@ -79,12 +82,20 @@ interface InFlight {
   readonly end: number;
 }
 
+/** A batch being filled or waiting for the writer: its events in flat form. */
+interface Chunk {
+  readonly flat: unknown[];
+  count: number;
+}
+
 const DEFAULTS = { maxBatchEvents: 4096, blockBudgetMs: 4, maxInFlight: 8, maxQueuedEvents: 2_000_000 } as const;
 
 /** The worker entry: the compiled .js next to this file, or the .ts source loaded through tsx. */
 function workerEntry(): URL {
   const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new URL('./writer-worker.js', here);
+  // Packaged desktop app: a worker thread cannot start from inside app.asar, so it starts from the
+  // unpacked copy electron-builder keeps beside it (build/electron-builder.yml, asarUnpack).
+  if (!here.endsWith('.ts')) return new URL('./writer-worker.js', here.replace('/app.asar/', '/app.asar.unpacked/'));
   // Node 20's tsx hooks do not reach worker threads: the worker registers tsx itself, then loads the source.
   const require = createRequire(here);
   const tsxApi = pathToFileURL(path.join(path.dirname(require.resolve('tsx/package.json')), 'dist', 'esm', 'api', 'index.mjs')).href;
@@ -94,9 +105,10 @@ function workerEntry(): URL {
 }
 
 export class EventWriter {
-  private queue: HistoryEvent[] = [];
-  private head = 0;
-  /** Absolute index of queue[head]. */
+  /** Batches not yet handed to the writer thread, oldest first; record() fills the last one. */
+  private chunks: Chunk[] = [];
+  private queuedEvents = 0;
+  /** Absolute index of the first event not handed over. */
   private sent = 0;
   private enqueued = 0;
   private committed = 0;
@@ -110,8 +122,6 @@ export class EventWriter {
   private lastFailure: { readonly start: number; readonly end: number; readonly error: HistoryError } | undefined;
   private readonly inFlight = new Map<number, InFlight>();
   private readonly waiters: Waiter[] = [];
-  /** [start, end) ranges that must go in one batch (durableAll). */
-  private readonly groups: { readonly start: number; readonly end: number }[] = [];
   private readonly maintenance = new Map<number, (result: Result<MaintenanceReport, HistoryError>) => void>();
   private flushScheduled = false;
   private perEventMs = 0.004;
@@ -202,7 +212,7 @@ export class EventWriter {
 
   /** Events waiting to be handed to the writer thread (cheap; `stats` computes percentiles). */
   get queued(): number {
-    return this.queue.length - this.head;
+    return this.queuedEvents;
   }
 
   get stats(): WriterStats {
@@ -213,7 +223,7 @@ export class EventWriter {
       commits: this.commits,
       failedEvents: this.failedEvents,
       refusedEvents: this.refusedEvents,
-      queued: this.queue.length - this.head,
+      queued: this.queuedEvents,
       inFlightBatches: this.inFlight.size,
       handOvers: this.handOvers,
       largestBatch: this.largestBatch,
@@ -230,7 +240,18 @@ export class EventWriter {
   /** Queues an event (fire and forget). Failures to write it are reported through `log`. */
   record(event: HistoryEvent): void {
     if (!this.accept(1)) return;
-    this.queue.push(event);
+    const chunk = this.chunkFor(1);
+    const length = chunk.flat.length;
+    try {
+      encodeEvent(chunk.flat, event);
+    } catch (e) {
+      this.unencodable(chunk, length);
+      this.failedEvents++;
+      this.log(`history: a ${event.kind} event cannot be stored (${(e as Error).message}): not recorded`);
+      return;
+    }
+    chunk.count++;
+    this.queuedEvents++;
     this.enqueued++;
     this.scheduleFlush();
   }
@@ -245,10 +266,18 @@ export class EventWriter {
     if (events.length === 0) return Promise.resolve();
     const refusal = this.refusal(events.length);
     if (refusal) return Promise.reject(new HistoryWriteError(refusal));
-    const start = this.enqueued;
-    for (const event of events) this.queue.push(event);
+    // One chunk holds them all (a chunk is one batch, and a batch commits in one transaction).
+    const chunk = this.chunkFor(events.length);
+    const length = chunk.flat.length;
+    try {
+      for (const event of events) encodeEvent(chunk.flat, event);
+    } catch (e) {
+      this.unencodable(chunk, length);
+      return Promise.reject(new HistoryWriteError(historyError('writeFailed', `history database ${this.file}: an event cannot be stored (${(e as Error).message}): not recorded`)));
+    }
+    chunk.count += events.length;
+    this.queuedEvents += events.length;
     this.enqueued += events.length;
-    if (events.length > 1) this.groups.push({ start, end: this.enqueued });
     const promise = new Promise<void>((resolve, reject) => this.waiters.push({ position: this.enqueued - 1, resolve, reject }));
     this.scheduleFlush();
     return promise;
@@ -308,7 +337,7 @@ export class EventWriter {
   private refusal(count: number): HistoryError | undefined {
     if (this.broken) return this.broken;
     if (this.closing) return historyError('closed', `history database ${this.file} is closed: event not recorded`);
-    if (this.queue.length - this.head + count > this.maxQueuedEvents) {
+    if (this.queuedEvents + count > this.maxQueuedEvents) {
       return historyError('writeFailed', `history database ${this.file}: ${this.maxQueuedEvents} events are waiting for the writer (it cannot keep up): event refused`);
     }
     return undefined;
@@ -323,6 +352,21 @@ export class EventWriter {
     return false;
   }
 
+  /** The chunk `count` more events go into: the newest, unless they would overfill it. */
+  private chunkFor(count: number): Chunk {
+    const last = this.chunks[this.chunks.length - 1];
+    if (last && (last.count === 0 || last.count + count <= this.batchSize)) return last;
+    const chunk: Chunk = { flat: [], count: 0 };
+    this.chunks.push(chunk);
+    return chunk;
+  }
+
+  /** Drops what an event that failed to encode left in `chunk`. */
+  private unencodable(chunk: Chunk, length: number): void {
+    chunk.flat.length = length;
+    if (chunk.count === 0 && this.chunks[this.chunks.length - 1] === chunk) this.chunks.pop();
+  }
+
   private scheduleFlush(): void {
     this.updateRef();
     if (this.flushScheduled) return;
@@ -335,10 +379,11 @@ export class EventWriter {
 
   private flush(): void {
     const started = performance.now();
-    while (this.inFlight.size < this.maxInFlight && this.head < this.queue.length && !this.broken) {
+    while (this.inFlight.size < this.maxInFlight && this.chunks.length > 0 && !this.broken) {
       this.sendBatch();
-      if (performance.now() - started >= this.blockBudgetMs) {
-        if (this.head < this.queue.length) this.scheduleFlush();
+      // Half the budget per turn: the next batch (sized to a quarter of it) still ends within it.
+      if (performance.now() - started >= this.blockBudgetMs / 2) {
+        if (this.chunks.length > 0) this.scheduleFlush();
         break;
       }
     }
@@ -346,21 +391,11 @@ export class EventWriter {
   }
 
   private sendBatch(): void {
-    const available = this.queue.length - this.head;
-    let count = Math.min(available, this.batchSize);
-    // Never split a durableAll group: it must commit in one transaction.
-    let end = this.sent + count;
-    while (this.groups.length > 0 && (this.groups[0] as { end: number }).end <= end) this.groups.shift();
-    const group = this.groups[0];
-    if (group && group.start < end) {
-      end = group.end;
-      count = end - this.sent;
-      this.groups.shift();
-    }
-    const events = this.queue.slice(this.head, this.head + count);
+    const chunk = this.chunks.shift() as Chunk;
+    const count = chunk.count;
     const seq = this.nextSeq++;
     const started = performance.now();
-    this.post({ type: 'batch', seq, events });
+    this.post({ type: 'batch', seq, events: chunk.flat });
     const took = performance.now() - started;
     this.maxHandOverMs = Math.max(this.maxHandOverMs, took);
     this.handOverTimes.record(Math.max(1, Math.round(took * 1e6)));
@@ -369,15 +404,8 @@ export class EventWriter {
     if (took > this.blockBudgetMs) this.handOversOverBudget++;
     this.adapt(took, count);
     this.inFlight.set(seq, { start: this.sent, end: this.sent + count });
-    this.head += count;
     this.sent += count;
-    if (this.head === this.queue.length) {
-      this.queue = [];
-      this.head = 0;
-    } else if (this.head > 65536) {
-      this.queue = this.queue.slice(this.head);
-      this.head = 0;
-    }
+    this.queuedEvents -= count;
   }
 
   /**
@@ -435,7 +463,7 @@ export class EventWriter {
       default:
         break;
     }
-    if (this.head < this.queue.length) this.scheduleFlush();
+    if (this.chunks.length > 0) this.scheduleFlush();
     this.checkIdle();
   }
 
@@ -450,11 +478,11 @@ export class EventWriter {
   private fail(error: HistoryError): void {
     if (this.broken) return;
     this.broken = error;
-    const lost = this.queue.length - this.head + [...this.inFlight.values()].reduce((n, b) => n + b.end - b.start, 0);
+    const lost = this.queuedEvents + [...this.inFlight.values()].reduce((n, b) => n + b.end - b.start, 0);
     this.failedEvents += lost;
     this.log(`history: ${error.message} (${lost} queued events not recorded)`);
-    this.queue = [];
-    this.head = 0;
+    this.chunks = [];
+    this.queuedEvents = 0;
     this.inFlight.clear();
     for (const waiter of this.waiters.splice(0)) waiter.reject(new HistoryWriteError(error));
     for (const resolve of this.maintenance.values()) resolve(err(error));
@@ -464,7 +492,7 @@ export class EventWriter {
   }
 
   private isIdle(): boolean {
-    return this.head >= this.queue.length && this.inFlight.size === 0;
+    return this.chunks.length === 0 && this.inFlight.size === 0;
   }
 
   private checkIdle(): void {

@@ -124,6 +124,21 @@ export interface AdminStateEvent {
   readonly actor: string;
 }
 
+/**
+ * Something around the registrar beyond its pools: between registrars (core/enrp: a peer up or down, a
+ * takeover, a resync) or a component reporting over CSP (core/csp: arrived, departed, workload changed).
+ */
+export interface DeploymentEvent {
+  readonly kind: 'deployment';
+  readonly time: number;
+  readonly source: 'enrp' | 'csp';
+  /** enrp: peerUp, peerDown, takeoverStarted, takeoverCompleted, takeoverAborted, takenOverByPeer, resyncStarted, resyncCompleted, synced; csp: componentArrived, componentDeparted, componentWorkload. */
+  readonly event: string;
+  /** The peer registrar or the component, `0x` hex. */
+  readonly subject?: string | undefined;
+  readonly details?: JsonObject | undefined;
+}
+
 /** One pool's figures over one interval. */
 export interface PoolSample {
   readonly poolKey: PoolKey;
@@ -172,6 +187,7 @@ export type HistoryEvent =
   | PoolUserClosedEvent
   | AuditEvent
   | AdminStateEvent
+  | DeploymentEvent
   | MetricsEvent
   | RunStartedEvent
   | RunStoppedEvent;

@@ -29,12 +29,12 @@ const CHUNK_ROWS = 1024;
 const JSON_TEXT_COLUMNS = new Set([6, 16, 17]); // details, before, after: already JSON text
 type Cell = string | number | null;
 
-/** A raw row as exported: times as ISO-8601, the PE identifier as 0x hex; everything else as stored. */
+/** A raw row as exported (in place: each row is a fresh array): times as ISO-8601, the PE identifier as 0x hex. */
 function exportCells(raw: RawHistoryRow): Cell[] {
-  const cells: Cell[] = raw.slice() as Cell[];
+  const cells = raw as Cell[];
   cells[0] = isoTime(raw[0]);
-  cells[3] = raw[3] === null ? null : hex32(raw[3]);
-  cells[10] = raw[10] === null ? null : isoTime(raw[10]);
+  if (raw[3] !== null) cells[3] = hex32(raw[3]);
+  if (raw[10] !== null) cells[10] = isoTime(raw[10]);
   return cells;
 }
 

@@ -3,7 +3,7 @@
  * a value (a renewal that changed nothing only moves the element's last-seen time), health and admin
  * transitions, removals with their cause, every status notification sent (a row per PE Status per pool
  * user), pool users and their subscriptions, and one metric sample per pool per second (elements by state,
- * notifications, resolutions when counted, mean load).
+ * notifications, resolutions answered, mean load).
  *
  * Everything happens inside the registrar's event handlers, synchronously and at the cost of building a
  * small object: so once an event handler returned, `history.barrier()` covers the event, and the
@@ -81,7 +81,6 @@ export class HistoryRecorder {
   private readonly clock: Clock;
   private readonly sampleIntervalMs: number;
   private sampleTimer: TimerHandle | undefined;
-  private countsResolutions = false;
   private detached = false;
   private readonly listeners: { [K in keyof RegistrarEvents]?: (...args: RegistrarEvents[K]) => void } = {};
   /** While `together()` runs its action: the events the registrar emits, held back for one transaction. */
@@ -113,13 +112,11 @@ export class HistoryRecorder {
   }
 
   /**
-   * Counts one handle resolution answered for the pool (the registrar emits no event per resolution; the
-   * lead's hook calls this). Until it is first called, samples carry resolutions = null ("not counted").
+   * Counts one handle resolution answered for the pool by other means than the registrar's own answers
+   * (those arrive as its 'handleResolved' events and are counted already).
    */
   resolutionServed(poolHandle: Uint8Array): void {
-    this.countsResolutions = true;
-    const counters = this.counters(this.keyOf(poolHandle));
-    counters.resolutions++;
+    this.counters(this.keyOf(poolHandle)).resolutions++;
   }
 
   /**
@@ -221,6 +218,9 @@ export class HistoryRecorder {
       this.counters(poolKey).notifications += Math.max(1, sent.statuses.length);
       this.write({ kind: 'notification', time: sent.sentAt, connectionId: sent.connectionId, address: describeRemote(sent.remote), poolKey, statuses: sent.statuses });
     });
+    this.on('handleResolved', (poolKey) => {
+      this.counters(poolKey).resolutions++;
+    });
     this.on('sessionClosed', ({ connectionId, remote, reason }) => {
       if (!this.poolUsers.delete(connectionId)) return;
       this.write({ kind: 'poolUserClosed', time: this.clock.now(), connectionId, address: describeRemote(remote), reason });
@@ -303,7 +303,7 @@ export class HistoryRecorder {
         failed: c.failed,
         draining: c.draining,
         maintenance: c.maintenance,
-        resolutions: this.countsResolutions ? c.resolutions : null,
+        resolutions: c.resolutions,
         notifications: c.notifications,
         loadMean: c.loadCount > 0 ? c.loadSum / c.loadCount : null,
       });

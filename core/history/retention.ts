@@ -55,6 +55,7 @@ export interface MaintenanceReport {
     readonly elementEvents: number;
     readonly notifications: number;
     readonly audit: number;
+    readonly deploymentEvents: number;
     readonly metricSamples: number;
     readonly poolUsers: number;
     readonly elements: number;
@@ -95,6 +96,7 @@ export async function runMaintenance(db: Database, now: number, policy: Retentio
   const elementEvents = await deleteChunks('DELETE FROM element_events WHERE id IN (SELECT id FROM element_events WHERE time < ? ORDER BY time LIMIT ?)', eventCutoff);
   const notifications = await deleteChunks('DELETE FROM notifications WHERE id IN (SELECT id FROM notifications WHERE time < ? ORDER BY time LIMIT ?)', eventCutoff);
   const audit = await deleteChunks('DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE time < ? ORDER BY time LIMIT ?)', auditCutoff);
+  const deploymentEvents = await deleteChunks('DELETE FROM deployment_events WHERE id IN (SELECT id FROM deployment_events WHERE time < ? ORDER BY time LIMIT ?)', eventCutoff);
 
   // Metric rows go only once rolled up into the next interval (the watermark says how far that got).
   let metricSamples = 0;
@@ -157,6 +159,8 @@ export async function runMaintenance(db: Database, now: number, policy: Retentio
        AND NOT EXISTS (SELECT 1 FROM element_events x WHERE x.pool_id = p.id)
        AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.pool_id = p.id)
        AND NOT EXISTS (SELECT 1 FROM audit a WHERE a.pool_id = p.id)
+       -- An operator's persisted drain or maintenance outlives retention: only the ready command ends it.
+       AND NOT EXISTS (SELECT 1 FROM admin_states st WHERE st.pool_id = p.id)
        AND NOT EXISTS (SELECT 1 FROM pool_user_subscriptions s WHERE s.pool_id = p.id)
        AND NOT EXISTS (SELECT 1 FROM metric_samples m WHERE m.interval_ms = ${SECOND} AND m.pool_id = p.id)
        AND NOT EXISTS (SELECT 1 FROM metric_samples m WHERE m.interval_ms = ${MINUTE} AND m.pool_id = p.id)
@@ -168,7 +172,7 @@ export async function runMaintenance(db: Database, now: number, policy: Retentio
   return {
     rolledUpMinutes,
     rolledUpHours,
-    deleted: { elementEvents, notifications, audit, metricSamples, poolUsers, elements, pools },
+    deleted: { elementEvents, notifications, audit, deploymentEvents, metricSamples, poolUsers, elements, pools },
     vacuumedPages,
     freePagesLeft,
     durationMs: performance.now() - started,

@@ -56,7 +56,20 @@ export function reasonName(code: number): string {
   return REASON_NAMES.get(code) ?? `reason${code}`;
 }
 
+/** The last second isoTime formatted ("2026-11-27T00:53:44."): exports format runs of rows in the same second. */
+let isoSecond = NaN;
+let isoPrefix = '';
+const MS_DIGITS = Array.from({ length: 1000 }, (_, i) => `${String(i).padStart(3, '0')}Z`);
+
 /** Milliseconds since the epoch → ISO-8601 UTC ("2026-11-27T00:53:44.123Z"); '' for null. */
 export function isoTime(ms: number | null | undefined): string {
-  return ms === null || ms === undefined ? '' : new Date(ms).toISOString();
+  if (ms === null || ms === undefined) return '';
+  if (!Number.isInteger(ms) || Math.abs(ms) > 8.64e15) return new Date(ms).toISOString(); // (beyond the Date range: throws, as before)
+  const second = Math.floor(ms / 1000);
+  if (second !== isoSecond) {
+    const iso = new Date(second * 1000).toISOString();
+    isoPrefix = iso.slice(0, iso.length - 4);
+    isoSecond = second;
+  }
+  return isoPrefix + (MS_DIGITS[ms - second * 1000] as string);
 }

@@ -2,8 +2,8 @@
  * The messages between the event writer (registrar thread) and the writer thread that owns the
  * database's write connection. Types only.
  */
+import type { EncodedBatch } from './event-codec.js';
 import type { HistoryError } from './history-error.js';
-import type { HistoryEvent } from './history-event.js';
 import type { MaintenanceReport, RetentionPolicy } from './retention.js';
 
 /**
@@ -29,7 +29,8 @@ export interface BatchOutcome {
 }
 
 export type ToWriter =
-  | { readonly type: 'batch'; readonly seq: number; readonly events: readonly HistoryEvent[] }
+  /** A batch of events in flat form (event-codec.ts). */
+  | { readonly type: 'batch'; readonly seq: number; readonly events: EncodedBatch }
   | { readonly type: 'maintain'; readonly seq: number; readonly now: number; readonly policy: RetentionPolicy }
   | { readonly type: 'close' };
 

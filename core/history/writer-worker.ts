@@ -12,7 +12,7 @@ import { BatchWriter } from './batch-writer.js';
 import { connectHistoryDatabase } from './database.js';
 import { fromSqliteError, type HistoryError } from './history-error.js';
 import { runMaintenance } from './retention.js';
-import type { HistoryEvent } from './history-event.js';
+import { decodeBatch, type WriterEvent } from './event-codec.js';
 import type { FromWriter, ToWriter, WriterSetup } from './writer-protocol.js';
 
 const port = parentPort;
@@ -63,7 +63,7 @@ function commitGroup(): void {
   settleGroup(undefined);
 }
 
-function writeBatch(seq: number, events: readonly HistoryEvent[]): void {
+function writeBatch(seq: number, events: readonly WriterEvent[]): void {
   const doing = `writing a batch of ${events.length} event${events.length === 1 ? '' : 's'}`;
   if (!writer) {
     send({ type: 'settled', results: [{ seq, error: { code: 'writerFailed', message: `history database ${setup.file}: the writer is not open` } }], rows: 0, ms: 0 });
@@ -160,7 +160,7 @@ async function maintain(seq: number, now: number, policy: Extract<ToWriter, { ty
 port.on('message', (message: ToWriter) => {
   switch (message.type) {
     case 'batch':
-      writeBatch(message.seq, message.events);
+      writeBatch(message.seq, decodeBatch(message.events));
       return;
     case 'maintain': {
       // Maintenance writes in its own transactions: the open group commits first.

@@ -2,7 +2,8 @@
  * The history writer end to end (writer thread, real SQLite files): record() is fire and forget,
  * durable() resolves only once the row is committed, barrier() covers everything recorded before it,
  * durableAll() is one transaction even when larger than a batch, a failed batch rejects its durable
- * promises and is reported (never silent), close() writes everything queued first.
+ * promises and is reported (never silent), an event that cannot be stored is refused alone (never
+ * silently), close() writes everything queued first.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -84,6 +85,19 @@ test('a failed batch rejects its durable promises and is logged; the writer goes
   // The barrier after a failed batch says so too.
   history.record(brokenAudit());
   await assert.rejects(history.barrier(), HistoryWriteError);
+});
+
+test('an event that cannot be stored (details that are not JSON) is refused alone, loudly; the rest is written', async (t) => {
+  const { history, file, logged } = await openHistory(t);
+  const notJson = (peId: number): HistoryEvent => ({ kind: 'removed', time: T0, poolKey: 'echo', peId, cause: 'x', details: { n: 10n } as unknown as Record<string, number> });
+  history.record(registered(1, T0));
+  history.record(notJson(1));
+  history.record(registered(2, T0));
+  await assert.rejects(history.durableAll([registered(3, T0), notJson(3)]), (e: unknown) => e instanceof HistoryWriteError && /cannot be stored/.test(e.message));
+  await history.durable(registered(4, T0));
+  assert.equal(count(file, 'element_events'), 3, 'elements 1, 2 and 4; nothing of the refused group');
+  assert.equal(history.stats.failedEvents, 1);
+  assert.ok(logged.some((line) => /a removed event cannot be stored .*BigInt/.test(line)), logged.join('\n'));
 });
 
 test('close() writes everything still queued; afterwards events are refused loudly, durable ones rejected', async (t) => {

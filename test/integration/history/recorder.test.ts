@@ -46,7 +46,6 @@ test('every registrar event of a session is in the history with its cause', asyn
   await register(pe, element(2));
   const subscribed = await pu.request({ protocol: 'asap', type: 'handleResolution', subscribe: true, poolHandle: handle('echo') }, 'handleResolutionResponse');
   assert.equal(subscribed.accepted, true);
-  recorder.resolutionServed(handle('echo'));
   await register(pe, element(2)); // a renewal that changed nothing: no event row
   await register(pe, element(2, 7002, 0x40000000)); // load changed
   assert.ok(registrar.operate(handle('echo'), 2, 'drain', 'kernel update').ok);

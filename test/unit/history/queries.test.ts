@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { BatchWriter } from '../../../core/history/batch-writer.js';
 import { openHistoryDatabase } from '../../../core/history/database.js';
 import type { HistoryEvent } from '../../../core/history/history-event.js';
-import { HistoryQueries, type HistoryFilter, type HistoryRow } from '../../../core/history/history-queries.js';
+import { HistoryQueries, rowFromRaw, type HistoryFilter, type HistoryRow } from '../../../core/history/history-queries.js';
 import { DAY, HOUR, MINUTE } from '../../../core/history/retention.js';
 import { registered, removed, T0, tempDir } from './helpers.js';
 
@@ -104,6 +104,34 @@ test('each arm walks an index in time order and SQLite merges them (no full sort
   assert.doesNotMatch(plan, /USE TEMP B-TREE FOR ORDER BY/);
   const byPool = queries.explain({ pool: 'echo' }).join('\n');
   assert.match(byPool, /element_events_pool_time|element_events_time/);
+});
+
+test('iterateRaw (what exports read: keyset pages per table, merged) gives the rows page() gives, in order', (t) => {
+  const { writer, queries } = open(t);
+  // More than one page (1,024 rows) per table, many rows of each table in the same millisecond.
+  const events: HistoryEvent[] = [];
+  for (let i = 0; i < 2600; i++) {
+    const time = T0 + Math.floor(i / 7);
+    const pool = i % 3 === 0 ? 'sip' : 'echo';
+    const peId = 1 + (i % 11);
+    events.push(i % 9 === 0 ? removed(peId, time, pool) : registered(peId, time, pool));
+    events.push({ kind: 'notification', time, connectionId: 9, address: '127.0.0.1:9', poolKey: pool, statuses: [{ peId, status: 1, reason: 1, sequence: i, eventTimeMs: time }] });
+    if (i % 13 === 0) events.push({ kind: 'audit', time, actor: 'alice', role: 'operator', action: 'drain', target: `${pool}/${peId}`, poolKey: pool, peId, reason: 'r', result: 'ok' });
+  }
+  writer.writeBatch(events);
+  const filters: HistoryFilter[] = [{}, { pool: 'echo' }, { peId: 3 }, { kinds: ['notification'] }, { kinds: ['removed', 'audit'], from: T0 + 50, to: T0 + 300 }, { pool: 'sip', kinds: ['registered', 'notification'] }];
+  for (const filter of filters) {
+    const iterated = queries.iterateRaw(filter);
+    assert.ok(iterated.ok);
+    const got = [...iterated.value].map((raw) => key(rowFromRaw(raw)));
+    assert.deepEqual(got, readAll(queries, filter, 5000).map(key), JSON.stringify(filter));
+    if (Object.keys(filter).length === 0) assert.equal(got.length, 2600 * 2 + 200);
+  }
+  // Stopping early ends the read transaction: the connection is free again.
+  const iterated = queries.iterateRaw({});
+  assert.ok(iterated.ok);
+  for (const _ of iterated.value) break;
+  assert.equal(queries.page({}, { limit: 1 }).ok, true);
 });
 
 test('metric series: the resolution follows the range and falls back to a coarser one still kept', (t) => {

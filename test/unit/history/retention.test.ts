@@ -63,12 +63,17 @@ test('raw rows older than the window are deleted in chunks; newer ones and what 
     result: 'ok',
   });
   events.push({ kind: 'audit', time: now - 400 * DAY, actor: 'bob', role: 'operator', action: 'drain', target: 'gone', reason: '', result: 'ok' });
+  // A persisted drain keeps its pool (the admin state outlives retention; only ready ends it).
+  events.push(registered(700, old, 'drained'), removed(700, old + 1, 'drained'), { kind: 'adminState', time: old, poolKey: 'drained', peId: 700, state: 'draining', reason: 'rack', actor: 'alice' });
+  // ENRP and CSP events expire with the raw events.
+  events.push({ kind: 'deployment', time: old, source: 'enrp', event: 'peerDown', subject: '0x0000000b' }, { kind: 'deployment', time: now - DAY, source: 'csp', event: 'componentArrived', subject: '0x0100000000000001' });
   writer.writeBatch(events);
-  assert.equal(count(db, 'SELECT count(*) AS n FROM element_events'), 213);
+  assert.equal(count(db, 'SELECT count(*) AS n FROM element_events'), 215);
 
   const p = pauses();
   const report = await runMaintenance(db, now, { ...DEFAULT_RETENTION, chunkRows: 10 }, writer, p.pause);
-  assert.equal(report.deleted.elementEvents, 212);
+  assert.equal(report.deleted.elementEvents, 214);
+  assert.equal(report.deleted.deploymentEvents, 1);
   assert.equal(report.deleted.notifications, 1);
   assert.equal(report.deleted.audit, 1);
   assert.ok(p.count() >= 21, `a pause between chunks of 10 (${p.count()})`);
@@ -76,8 +81,10 @@ test('raw rows older than the window are deleted in chunks; newer ones and what 
     (db.prepare('SELECT p.name, e.pe_id FROM pool_elements e JOIN pools p ON p.id = e.pool_id ORDER BY e.pe_id').all() as { name: string; pe_id: number }[]).map((r) => `${r.name}/${r.pe_id}`),
     ['echo/501', 'audited/600'],
   );
-  assert.equal(report.deleted.elements, 106);
+  assert.equal(report.deleted.elements, 107);
   assert.equal(report.deleted.pools, 1, 'old-pool: nothing refers to it any more');
+  assert.equal(count(db, "SELECT count(*) AS n FROM pools WHERE name = 'drained'"), 1, 'the pool of a persisted drain stays');
+  assert.equal(count(db, 'SELECT count(*) AS n FROM admin_states'), 1);
   assert.equal(report.deleted.poolUsers, 1, 'the pool user whose notifications all went');
   assert.equal(count(db, 'SELECT count(*) AS n FROM pool_users'), 1);
   assert.equal(db.pragma('foreign_key_check', { simple: true }), undefined);
@@ -86,7 +93,7 @@ test('raw rows older than the window are deleted in chunks; newer ones and what 
   assert.equal(count(db, "SELECT count(*) AS n FROM pools WHERE name = 'old-pool'"), 1);
   // A second pass finds nothing more to do.
   const again = await runMaintenance(db, now, DEFAULT_RETENTION, writer, p.pause);
-  assert.deepEqual(again.deleted, { elementEvents: 0, notifications: 0, audit: 0, metricSamples: 0, poolUsers: 0, elements: 0, pools: 0 });
+  assert.deepEqual(again.deleted, { elementEvents: 0, notifications: 0, audit: 0, deploymentEvents: 0, metricSamples: 0, poolUsers: 0, elements: 0, pools: 0 });
 });
 
 function sample(up: number, extra: Partial<PoolSample> = {}): PoolSample {

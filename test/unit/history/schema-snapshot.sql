@@ -38,6 +38,20 @@ CREATE TABLE audit (
   details TEXT
 );
 
+CREATE TABLE deployment_events (
+  id INTEGER PRIMARY KEY,
+  time INTEGER NOT NULL,
+  run_id INTEGER REFERENCES registrar_runs (id),
+  -- 'enrp' or 'csp'
+  source TEXT NOT NULL,
+  -- enrp: peerUp, peerDown, takeoverStarted, takeoverCompleted, takeoverAborted, takenOverByPeer,
+  -- resyncStarted, resyncCompleted, synced; csp: componentArrived, componentDeparted, componentWorkload
+  event TEXT NOT NULL,
+  -- the peer registrar or the component, as `0x` hex
+  subject TEXT,
+  details TEXT
+);
+
 CREATE TABLE element_events (
   id INTEGER PRIMARY KEY,
   time INTEGER NOT NULL,
@@ -149,6 +163,8 @@ CREATE INDEX audit_element_time ON audit (element_id, time);
 CREATE INDEX audit_pool_time ON audit (pool_id, time);
 
 CREATE INDEX audit_time ON audit (time);
+
+CREATE INDEX deployment_events_time ON deployment_events (time, id);
 
 CREATE INDEX element_events_element_time ON element_events (element_id, time);
 

@@ -14,7 +14,10 @@ import { fileURLToPath } from 'node:url';
 import Sqlite, { type Database } from 'better-sqlite3';
 import { openHistoryDatabase } from '../../../core/history/database.js';
 import { loadMigrations } from '../../../core/history/migration-runner.js';
-import { migrationsWith, tempDir } from './helpers.js';
+import { LATEST_VERSION, migrationsWith, tempDir } from './helpers.js';
+
+/** The number the next migration would take (the guard's own test steps). */
+const NEXT = String(LATEST_VERSION() + 10).padStart(4, '0');
 
 const SNAPSHOT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'schema-snapshot.sql');
 const HEADER = `-- The history store's schema as the migrations build it (test/unit/history/schema-snapshot.test.ts).
@@ -100,9 +103,9 @@ test('the committed snapshot is up to date (refresh it after an additive migrati
 test('the guard catches a dropped column, a changed column and a dropped table; an added column passes', (t) => {
   const dir = tempDir(t);
   const cases: [string, string, RegExp | undefined][] = [
-    ['0030_drop.sql', 'ALTER TABLE registrar_runs DROP COLUMN app_version;', /registrar_runs lost column app_version/],
+    [`${NEXT}_drop.sql`, 'ALTER TABLE registrar_runs DROP COLUMN app_version;', /registrar_runs lost column app_version/],
     [
-      '0030_retype.sql',
+      `${NEXT}_retype.sql`,
       // The usual SQLite way to change a column: rebuild the table.
       `CREATE TABLE history_meta_new (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
        INSERT INTO history_meta_new SELECT key, value FROM history_meta;
@@ -110,8 +113,8 @@ test('the guard catches a dropped column, a changed column and a dropped table; 
        ALTER TABLE history_meta_new RENAME TO history_meta;`,
       /history_meta changed column value/,
     ],
-    ['0030_drop_table.sql', 'DROP TABLE pool_user_subscriptions;', /pool_user_subscriptions was dropped/],
-    ['0030_add.sql', 'ALTER TABLE pools ADD COLUMN label TEXT;', undefined],
+    [`${NEXT}_drop_table.sql`, 'DROP TABLE pool_user_subscriptions;', /pool_user_subscriptions was dropped/],
+    [`${NEXT}_add.sql`, 'ALTER TABLE pools ADD COLUMN label TEXT;', undefined],
   ];
   const snapshot = snapshotDatabase();
   for (const [file, sql, expected] of cases) {
