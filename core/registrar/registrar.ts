@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { systemClock, type Clock, type TimerHandle } from '../clock.js';
-import { Handlespace, type AdminState, type ElementRecord, type RegistrationOutcome } from '../handlespace/handlespace.js';
+import { Handlespace, type AdminState, type ElementRecord, type RegistrationOutcome, type RegistrationRejection } from '../handlespace/handlespace.js';
 import { err, ok, type Result } from '../result.js';
 import { Cause, HROPT_ALL_ITEMS } from '../wire/constants.js';
 import { decodeMessage, reportsFor } from '../wire/decoder.js';
@@ -34,7 +34,10 @@ import { listenTcp } from './tcp-transport.js';
 import type { MessageConnection, MessageServer, RemoteAddress } from './transport.js';
 
 /** Why an element left the handlespace. */
-export type RemovalReason = 'deregistered' | 'keepAliveTimeout' | 'connectionLost' | 'unreachable' | 'lifetimeExpired' | 'operatorDeregister';
+export type RemovalReason = 'deregistered' | 'keepAliveTimeout' | 'connectionLost' | 'unreachable' | 'lifetimeExpired' | 'operatorDeregister' | PeerRemovalReason;
+
+/** Why an element whose home is a peer registrar left (core/enrp): DEL_PE, a resync, the takeover grace rule. */
+export type PeerRemovalReason = 'peerDeregistered' | 'peerResync' | 'takeoverExpired';
 
 /** Operator actions on an element's admin state (core/console adds validation, audit and persistence). */
 export type OperatorAction = 'drain' | 'ready' | 'maintenance' | 'failover' | 'deregister';
@@ -68,6 +71,11 @@ export interface RegistrarEvents {
   elementAdmin: [ElementAdminChanged];
   /** A push to one subscribed pool user (one per subscriber per push). */
   notificationsSent: [NotificationsSent];
+  /**
+   * A handle resolution answered with elements, by the pool's key (ElementRecord.poolKey): one per answer,
+   * for the per-pool resolution counts. Hot path, hence a bare string and no payload object.
+   */
+  handleResolved: [poolKey: string];
   /** A pool user subscribed to a pool (again) or ended its subscription (not when its connection closes). */
   subscriptionChanged: [{ readonly connectionId: number; readonly remote: RemoteAddress; readonly poolHandle: Uint8Array; readonly subscribed: boolean }];
   sessionOpened: [{ readonly connectionId: number; readonly remote: RemoteAddress }];
@@ -469,6 +477,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     }
     this.counters.add('resolution.answered');
     const { overallPolicy, elements } = resolved.value;
+    this.emit('handleResolved', (elements[0] as ElementRecord).poolKey);
     const encoded: Uint8Array[] = new Array<Uint8Array>(elements.length);
     for (let i = 0; i < elements.length; i++) encoded[i] = this.encodedElement(elements[i] as ElementRecord);
     // RFC 5352 §3.3: the overall policy is sent unless it is Round Robin, the default.
@@ -660,6 +669,45 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
     return ok(element);
   }
 
+  // ---- elements whose home is a peer registrar (ENRP: core/enrp calls these) -------------------------
+
+  /**
+   * Adds or replaces an element learned from a peer registrar (ENRP_HANDLE_UPDATE ADD_PE, a handle table
+   * entry, a takeover): `pe.homeServerId` names its home, this registrar's own id after a takeover. Pool
+   * users hear it like a registration and resolutions include it; it expires by its registration life like
+   * any element. An element this registrar serves over a live ASAP connection is not handed to a peer's
+   * claim: the handlespace refuses that with cause 0x4 (docs/protocol.md, "the live connection wins").
+   */
+  applyPeerElement(handle: Uint8Array, pe: PoolElement): Result<RegistrationOutcome, RegistrationRejection> {
+    const result = this.handlespace.register(handle, pe, undefined, pe.homeServerId);
+    if (!result.ok) {
+      this.counters.add(`peerElements.refused.0x${result.error.cause.toString(16)}`);
+      return result;
+    }
+    const outcome = result.value;
+    this.counters.add(outcome.kind === 'registered' ? 'peerElements.added' : 'peerElements.updated');
+    this.armExpiry();
+    this.notifyRegistration(outcome);
+    this.emit('elementRegistered', { element: outcome.element, outcome });
+    return result;
+  }
+
+  /**
+   * Removes an element no ASAP connection of this registrar serves (undefined when there is none such).
+   * `pushed` is the status its home told its own pool users (ENRP carries it), so ours hear the same.
+   */
+  removePeerElement(handle: Uint8Array, peId: number, reason: PeerRemovalReason, detail: string, pushed?: Pick<ElementChange, 'status' | 'reason'>): ElementRecord | undefined {
+    const element = this.handlespace.element(handle, peId);
+    if (!element || element.connectionId !== undefined) return undefined;
+    this.counters.add(`peerElements.removed.${reason}`);
+    this.handlespace.deregister(handle, peId);
+    this.forget(element);
+    this.armExpiry();
+    this.notifications.changed({ element, ...(pushed ?? REMOVAL_STATUS[reason]), takenAway: true });
+    this.emit('elementRemoved', { element, reason, detail });
+    return element;
+  }
+
   private forget(element: ElementRecord): void {
     this.notifications.forget(element);
     this.keepAliveDue.cancel(element);
@@ -694,13 +742,18 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
   }
 }
 
-const REMOVAL_STATUS: Record<RemovalReason, Pick<ElementChange, 'status' | 'reason'>> = {
+/** The status pool users are pushed for each removal reason (core/enrp sends it to peers with DEL_PE). */
+export const REMOVAL_STATUS: Readonly<Record<RemovalReason, Pick<ElementChange, 'status' | 'reason'>>> = {
   deregistered: { status: 'deregistered', reason: 'deregisteredByElement' },
   keepAliveTimeout: { status: 'failed', reason: 'keepAliveTimeout' },
   connectionLost: { status: 'failed', reason: 'connectionLost' },
   unreachable: { status: 'unreachable', reason: 'unreachableReports' },
   lifetimeExpired: { status: 'deregistered', reason: 'lifetimeExpired' },
   operatorDeregister: { status: 'deregistered', reason: 'operatorDeregister' },
+  // When a peer's DEL_PE does not say why (a standard peer), and when a resync found it gone at its home.
+  peerDeregistered: { status: 'deregistered', reason: 'unspecified' },
+  peerResync: { status: 'deregistered', reason: 'unspecified' },
+  takeoverExpired: { status: 'failed', reason: 'takeover' },
 };
 
 const ADMIN_STATUS: Record<Exclude<OperatorAction, 'deregister'>, Pick<ElementChange, 'status' | 'reason'>> = {
