@@ -11,6 +11,7 @@ import { hex32, messageToJson, poolHandleToText, type Json } from '../wire/json.
 import { parseHostPort, parseInteger, type HostPort } from './endpoint.js';
 import { waitForTerminationSignal, type CliIo } from './io.js';
 import { parsePolicy, POLICY_SYNTAX, reportsLoad } from './policy-argument.js';
+import { CSP_REPORT_ARGS, CSP_REPORT_USAGE, parseCspOptions, startElementCsp, startUserCsp } from './csp-options.js';
 
 export const PE_USAGE = `Usage: handlespace pe --pool NAME --listen HOST:PORT [--registrar HOST:PORT ...] [options]
 
@@ -25,7 +26,7 @@ reports its load: open connections / --capacity.
   --id 0xHEX                  PE identifier (default random)
   --capacity N                connections counted as full load (default 100)
   --reregistration-interval MS  (default 30000; registration life is three times this)
-`;
+${CSP_REPORT_USAGE}`;
 
 export const PU_USAGE = `Usage: handlespace pu --pool NAME [--registrar HOST:PORT ...] [--items N] [--watch]
 
@@ -35,7 +36,8 @@ Exits 1 when the pool is unknown or no registrar answers.
 With --watch it subscribes (S flag) and prints one JSON line per status notification the registrar pushes
 (time, pool, element, status, reason, sequence, event time, replacement, load, reason text) until SIGINT or
 SIGTERM; the first line lists the elements at subscription time.
-`;
+
+${CSP_REPORT_USAGE}`;
 
 function registrarsFrom(values: string[] | undefined, problems: string[]): HostPort[] {
   return (values ?? []).flatMap((text) => {
@@ -64,6 +66,7 @@ export async function peCommand(args: string[], io: CliIo, hooks: PeHooks = {}):
         id: { type: 'string' },
         capacity: { type: 'string' },
         'reregistration-interval': { type: 'string' },
+        ...CSP_REPORT_ARGS,
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -90,6 +93,7 @@ export async function peCommand(args: string[], io: CliIo, hooks: PeHooks = {}):
   if (!capacity.ok || capacity.value < 1) problems.push('--capacity must be a positive integer');
   const interval = v['reregistration-interval'] ? parseInteger(v['reregistration-interval'], 'reregistration-interval') : undefined;
   if (interval && (!interval.ok || interval.value < 100)) problems.push('--reregistration-interval must be at least 100 ms');
+  const cspChoices = parseCspOptions(v, problems);
   if (problems.length > 0 || !listen?.ok || !policy.ok || !v.pool || !capacity.ok) {
     io.stderr(`handlespace pe: ${problems.join('\n  ')}\n`);
     return 2;
@@ -139,6 +143,13 @@ export async function peCommand(args: string[], io: CliIo, hooks: PeHooks = {}):
   element.on('deregistered', (e) => log(`element ${hex32(element.identifier)} deregistered (${JSON.stringify(e)})`));
   element.on('registrarLost', (e) => log(`registrar lost (${JSON.stringify(e)}); hunting for a registrar`));
   element.on('error', (e) => log(`element problem: ${JSON.stringify(e)}`));
+  const csp = await startElementCsp(cspChoices, element, { pool: v.pool, service, connections: () => sockets.size, capacity: maxConnections }, io, log);
+  if (!csp.ok) {
+    io.stderr(`handlespace pe: ${csp.error}\n`);
+    await element.close();
+    server.close();
+    return 1;
+  }
   io.stdout(`handlespace pe: echo service on ${service.host}:${service.port}, element ${hex32(element.identifier)} in pool ${v.pool}, policy ${v.policy ?? 'rr'}\n`);
   const registration = element.register().then(
     () => {
@@ -153,12 +164,14 @@ export async function peCommand(args: string[], io: CliIo, hooks: PeHooks = {}):
   const first = await Promise.race([registration, stop.then(() => 'stopped' as const)]);
   if (first === false) {
     await element.close();
+    await csp.value.close();
     server.close();
     return 1;
   }
   const signal = await stop;
   io.stdout(`handlespace pe: ${signal}, deregistering\n`);
   await element.close();
+  await csp.value.close();
   for (const socket of sockets) socket.destroy();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return 0;
@@ -174,7 +187,7 @@ export async function puCommand(args: string[], io: CliIo, hooks: PuHooks = {}):
   try {
     parsed = parseArgs({
       args,
-      options: { pool: { type: 'string' }, registrar: { type: 'string', multiple: true }, items: { type: 'string' }, watch: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: { pool: { type: 'string' }, registrar: { type: 'string', multiple: true }, items: { type: 'string' }, watch: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, ...CSP_REPORT_ARGS },
     });
   } catch (e) {
     io.stderr(`handlespace pu: ${(e as Error).message}\n${PU_USAGE}`);
@@ -190,6 +203,7 @@ export async function puCommand(args: string[], io: CliIo, hooks: PuHooks = {}):
   const registrars = registrarsFrom(v.registrar, problems);
   const items = v.items ? parseInteger(v.items, 'items') : undefined;
   if (items && (!items.ok || items.value < 1 || items.value > 0xffffffff)) problems.push('--items must be 1..4294967295');
+  const cspChoices = parseCspOptions(v, problems);
   if (problems.length > 0 || !v.pool) {
     io.stderr(`handlespace pu: ${problems.join('\n  ')}\n`);
     return 2;
@@ -198,7 +212,13 @@ export async function puCommand(args: string[], io: CliIo, hooks: PuHooks = {}):
     ...(registrars.length > 0 ? { registrars: registrars.map((r) => `${r.host.includes(':') ? `[${r.host}]` : r.host}:${r.port}`) } : {}),
     ...(items?.ok ? { items: items.value } : {}),
   });
-  if (v.watch) return watchPool(user, v.pool, io, hooks);
+  const csp = await startUserCsp(cspChoices, { pool: v.pool, activity: () => (v.watch ? 'watching' : 'resolving') }, io, (line) => io.stderr(`${line}\n`));
+  if (!csp.ok) {
+    io.stderr(`handlespace pu: ${csp.error}\n`);
+    await user.close();
+    return 1;
+  }
+  if (v.watch) return watchPool(user, v.pool, io, hooks).finally(() => csp.value.close());
   try {
     const result = await user.resolve(v.pool);
     if (!result.ok) {
@@ -211,6 +231,7 @@ export async function puCommand(args: string[], io: CliIo, hooks: PuHooks = {}):
     return 0;
   } finally {
     await user.close();
+    await csp.value.close();
   }
 }
 
