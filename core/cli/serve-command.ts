@@ -14,7 +14,10 @@ import { defaultHistoryPath } from '../console/data-dir.js';
 import { APP_VERSION } from '../console/app-version.js';
 import { describeSettings, DEFAULT_ANNOUNCE, formatEndpoint, type RegistrarSettings } from '../registrar/options.js';
 import { parseHostPort, parseInteger } from './endpoint.js';
+import { CSP_RECEIVE_USAGE, CSP_REPORT_USAGE, CSP_SERVE_ARGS, parseCspOptions, startServeCsp, type RunningCsp } from './csp-options.js';
+import { ENRP_PARSE_OPTIONS, parseEnrpOptions, SERVE_ENRP_USAGE, startEnrp } from './enrp-options.js';
 import { waitForTerminationSignal, type CliIo } from './io.js';
+import { parseLanConsoleOptions, SERVE_CONSOLE_USAGE, startLanConsole, type LanConsole } from './serve-console.js';
 
 export const SERVE_USAGE = `Usage: handlespace serve [options]
 
@@ -35,7 +38,7 @@ Runs the RSerPool registrar (ASAP over TCP) headless.
                                 SQLite file, created and migrated as needed (default: history.db in the
                                 user data folder, ${defaultHistoryPath().replace(/[/\\][^/\\]*$/, '')})
   --memory                      keep the history in a temporary file deleted at exit (nothing persists)
-  --quiet                       log only problems
+${CSP_RECEIVE_USAGE}${CSP_REPORT_USAGE}${SERVE_CONSOLE_USAGE}${SERVE_ENRP_USAGE}  --quiet                       log only problems
 `;
 
 const INTEGER_OPTIONS: Record<string, keyof RegistrarSettings> = {
@@ -53,6 +56,10 @@ export interface ServeHooks {
   readonly stopSignal?: Promise<string>;
   /** Called once the registrar is listening (tests use it to learn the port). */
   readonly onStarted?: (registrar: Registrar, runtime: ConsoleRuntime) => void;
+  /** Called once the CSP receiver and reporter (--csp, --csp-report) run, before onStarted. */
+  readonly onCsp?: (csp: RunningCsp) => void;
+  /** Called once the console's HTTP server listens (tests learn its port and the start-up token). */
+  readonly onConsole?: (console: LanConsole) => void;
 }
 
 export async function serveCommand(args: string[], io: CliIo, hooks: ServeHooks = {}): Promise<number> {
@@ -68,6 +75,11 @@ export async function serveCommand(args: string[], io: CliIo, hooks: ServeHooks 
         quiet: { type: 'boolean' },
         db: { type: 'string' },
         memory: { type: 'boolean' },
+        ...CSP_SERVE_ARGS,
+        http: { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        ...ENRP_PARSE_OPTIONS,
         help: { type: 'boolean', short: 'h' },
         ...Object.fromEntries(Object.keys(INTEGER_OPTIONS).map((name) => [name, { type: 'string' as const }])),
       },
@@ -113,6 +125,12 @@ export async function serveCommand(args: string[], io: CliIo, hooks: ServeHooks 
     else problems.push(value.error);
   }
   if (typeof v['db'] === 'string' && v['memory'] === true) problems.push('choose one of --db and --memory');
+  const cspChoices = parseCspOptions(v, problems, true);
+  const str = (name: string): string | undefined => (typeof v[name] === 'string' ? v[name] : undefined);
+  const consoleChoice = parseLanConsoleOptions(str('http'), str('tls-cert'), str('tls-key'));
+  if (!consoleChoice.ok) problems.push(...consoleChoice.error);
+  const enrpChoice = parseEnrpOptions(v);
+  if (!enrpChoice.ok) problems.push(...enrpChoice.error);
   if (problems.length > 0) {
     io.stderr(`handlespace serve: ${problems.join('\n  ')}\n`);
     return 2;
@@ -152,9 +170,54 @@ export async function serveCommand(args: string[], io: CliIo, hooks: ServeHooks 
     });
     registrar.on('elementRemoved', ({ element, reason, detail }) => log(`pool ${poolHandleToText(element.poolHandle)}: element 0x${element.id.toString(16)} removed (${reason}: ${detail})`));
   }
+  const csp = await startServeCsp(runtime, cspChoices, io, log, quiet);
+  if (!csp.ok) {
+    io.stderr(`handlespace serve: ${csp.error}\n`);
+    await runtime.close('CSP failed to start');
+    return 1;
+  }
+  // The console's Components view, and the arrivals, departures and workload in the history.
+  if (csp.value.receiver) runtime.console.attachCsp(csp.value.receiver.table);
+  hooks.onCsp?.(csp.value);
+  let lanConsole: LanConsole | undefined;
+  if (consoleChoice.ok && consoleChoice.value.kind === 'on') {
+    const startedConsole = await startLanConsole({
+      choice: consoleChoice.value,
+      backend: runtime.console,
+      // A temporary history is this process's alone: no other process could have made tokens in it.
+      tokenDatabase: history && historyChoice.kind === 'file' ? history.file : undefined,
+      print: (line) => io.stdout(`${line}\n`),
+      warn: (line) => io.stderr(`${line}\n`),
+      log,
+    });
+    if (!startedConsole.ok) {
+      io.stderr(`handlespace serve: ${startedConsole.error}\n`);
+      await csp.value.close();
+      await runtime.close('console failed to start');
+      return 1;
+    }
+    lanConsole = startedConsole.value;
+    if (lanConsole) hooks.onConsole?.(lanConsole);
+  }
+  // ENRP last: its peers learn this registrar's elements once everything else is up.
+  const enrp = enrpChoice.ok ? await startEnrp({ choice: enrpChoice.value, registrar, print: (line) => io.stdout(`${line}\n`), warn: (line) => io.stderr(`${line}\n`), log, quiet }) : undefined;
+  if (enrp && !enrp.ok) {
+    io.stderr(`handlespace serve: ${enrp.error}\n`);
+    await lanConsole?.close();
+    await csp.value.close();
+    await runtime.close('ENRP failed to start');
+    return 1;
+  }
+  // The console's Registrars view, the peer events in the history, admin states learned from peers.
+  if (enrp?.value) runtime.console.attachEnrp(enrp.value);
   hooks.onStarted?.(registrar, runtime);
   const signal = await stop;
   io.stdout(`handlespace registrar: ${signal}, shutting down\n`);
+  // The console first, so no command arrives while the registrar closes.
+  await lanConsole?.close();
+  await csp.value.close(); // the final CSP report goes out before the registrar closes
+  // ENRP before the registrar: closing its connections must not send peers a DEL_PE for every element.
+  await enrp?.value?.close();
   const closed = await runtime.close(signal);
   if (!closed.ok) {
     io.stderr(`handlespace serve: ${closed.error}\n`);

@@ -6,6 +6,7 @@
 import type { Writable } from 'node:stream';
 import type {
   CommandOptions,
+  ComponentsSnapshot,
   CommandOutcome,
   ConsoleResult,
   ElementTarget,
@@ -40,6 +41,7 @@ export interface ConsoleBackend {
   pool(pool: string): ConsoleResult<PoolView>;
   history(query: HistoryQuery): ConsoleResult<HistoryPageView>;
   metrics(query: MetricQuery): ConsoleResult<MetricSeriesView>;
+  components(): ConsoleResult<ComponentsSnapshot>;
   /** Streams the export to `out` (which it ends); rows and bytes written. */
   exportHistory(query: ExportQuery, out: Writable): Promise<ConsoleResult<{ readonly rows: number; readonly bytes: number }>>;
   /**

@@ -17,7 +17,10 @@ import { poolKeyOf } from '../handlespace/handlespace.js';
 import type { Registrar } from '../registrar/registrar.js';
 import type { History } from '../history/history.js';
 import type { HistoryRecorder } from '../history/history-recorder.js';
-import type { AuditEvent, HistoryEvent } from '../history/history-event.js';
+import type { AuditEvent, HistoryEvent, JsonObject } from '../history/history-event.js';
+import type { EnrpEvents, EnrpServer } from '../enrp/enrp-server.js';
+import { formatComponentId, type CspComponent, type CspComponentTable, type DepartureReason } from '../csp/csp-component-table.js';
+import { componentsSnapshot, componentView, ownRegistrarView } from './components.js';
 import type { HistoryFilter, HistoryKind, MetricInterval } from '../history/history-queries.js';
 import { HISTORY_KINDS } from '../history/history-queries.js';
 import type {
@@ -25,6 +28,7 @@ import type {
   AuditView,
   CommandOptions,
   CommandOutcome,
+  ComponentsSnapshot,
   ConsoleError,
   ConsoleResult,
   ElementTarget,
@@ -41,6 +45,7 @@ import type {
   PoolUserView,
   PoolView,
   RegistrarInfo,
+  RegistrarPeerView,
   Snapshot,
   StreamPosition,
 } from './contract.js';
@@ -171,6 +176,8 @@ export class ConsoleService implements ConsoleBackend {
   private readonly lastReplacement = new Map<string, number | null>();
   private readonly detachers: (() => void)[] = [];
   private closed = false;
+  private enrp: EnrpServer | undefined;
+  private csp: CspComponentTable | undefined;
 
   constructor(options: ConsoleServiceOptions) {
     this.registrar = options.registrar;
@@ -199,7 +206,13 @@ export class ConsoleService implements ConsoleBackend {
     const pools: PoolView[] = [];
     for (const pool of this.registrar.handlespace.pools()) pools.push(this.poolView(pool.handle));
     pools.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    return { sequence: this.events.sequence, registrar: this.registrarInfo(), pools, poolUsers: [...this.poolUsers.values()].map((u) => this.poolUserView(u)) };
+    return {
+      sequence: this.events.sequence,
+      registrar: this.registrarInfo(),
+      pools,
+      poolUsers: [...this.poolUsers.values()].map((u) => this.poolUserView(u)),
+      registrars: this.registrarViews(),
+    };
   }
 
   pool(pool: string): ConsoleResult<PoolView> {
@@ -339,6 +352,91 @@ export class ConsoleService implements ConsoleBackend {
     };
     this.store?.record(entry);
     this.appendAudit(entry);
+  }
+
+  /**
+   * Shows the ENRP deployment (the Registrars view), tells the live stream and the history when peers come,
+   * go, are taken over or resynchronised, and keeps admin states learned from peers in the book (and the
+   * history), so they survive this registrar's restart too.
+   */
+  attachEnrp(enrp: EnrpServer): void {
+    this.enrp = enrp;
+    const changed = (what: string, details: JsonObject): void => {
+      const time = this.clock.now();
+      const subject = details['serverId'] ?? details['target'];
+      this.store?.record({ kind: 'deployment', time, source: 'enrp', event: what, subject: typeof subject === 'string' ? subject : undefined, details });
+      this.events.append({ type: 'registrarsChanged', time, what: `${what}: ${JSON.stringify(details)}`, registrars: this.registrarViews() });
+    };
+    const listen = <K extends keyof EnrpEvents>(name: K, listener: (...args: EnrpEvents[K]) => void): void => {
+      enrp.on(name, listener as never);
+      this.detachers.push(() => enrp.off(name, listener as never));
+    };
+    listen('peerUp', ({ serverId, address }) => changed('peerUp', { serverId: hex32(serverId), address }));
+    listen('peerDown', ({ serverId, reason }) => changed('peerDown', { serverId: hex32(serverId), reason }));
+    listen('takeoverStarted', ({ target, awaitingAcks }) => changed('takeoverStarted', { target: hex32(target), awaitingAcks }));
+    listen('takeoverCompleted', ({ target, elements, durationMs }) => changed('takeoverCompleted', { target: hex32(target), elements, durationMs }));
+    listen('takeoverAborted', ({ target, reason }) => changed('takeoverAborted', { target: hex32(target), reason }));
+    listen('takenOverByPeer', ({ target, by, elements }) => changed('takenOverByPeer', { target: hex32(target), by: hex32(by), elements }));
+    listen('resyncStarted', ({ serverId, reason }) => changed('resyncStarted', { serverId: hex32(serverId), reason }));
+    listen('resyncCompleted', ({ serverId, elements, removed, durationMs }) => changed('resyncCompleted', { serverId: hex32(serverId), elements, removed, durationMs }));
+    listen('synced', ({ mentor, elements, durationMs }) => changed('synced', { mentor: hex32(mentor), elements, durationMs }));
+    listen('adminStateLearned', (notice) => {
+      const state: AdminState = notice.action === 'drain' ? 'draining' : notice.action === 'maintenance' || notice.action === 'failover' ? 'maintenance' : 'ready';
+      const actor = `registrar ${hex32(notice.setBy)}`;
+      this.adminStates.set(notice.poolHandle, notice.peId, state === 'ready' ? undefined : { state, reason: notice.reasonText, actor, since: notice.since });
+      this.store?.record({ kind: 'adminState', time: notice.since, poolKey: poolKeyOf(notice.poolHandle), peId: notice.peId, state, reason: notice.reasonText, actor });
+    });
+  }
+
+  /**
+   * Shows the components reporting over RSPLIB's Component Status Protocol (the Components view), merged
+   * with this registrar's view where ids match; tells the live stream each arrival, report and departure,
+   * and the history each arrival, departure and workload change (by 5 % or more, or a minute since the last
+   * recorded one).
+   */
+  attachCsp(table: CspComponentTable): void {
+    this.csp = table;
+    const recorded = new Map<bigint, { workload: number | undefined; time: number }>();
+    const record = (component: CspComponent, event: string, details: JsonObject): void => {
+      this.store?.record({ kind: 'deployment', time: this.clock.now(), source: 'csp', event, subject: formatComponentId(component.id), details });
+    };
+    const describe = (c: CspComponent): JsonObject => ({ role: c.role ?? `group ${c.group}`, location: c.location, status: c.status, workload: c.workload ?? null, source: `${c.source.address}:${c.source.port}` });
+    const append = (change: 'arrived' | 'updated' | 'departed', component: CspComponent, reason: string | null): void => {
+      this.events.append({ type: 'componentChanged', time: this.clock.now(), change, reason, component: componentView(component, this.clock.now(), ownRegistrarView(this.registrar)) });
+    };
+    const arrived = (component: CspComponent): void => {
+      recorded.set(component.id, { workload: component.workload, time: this.clock.now() });
+      record(component, 'componentArrived', describe(component));
+      append('arrived', component, null);
+    };
+    const updated = (component: CspComponent): void => {
+      const last = recorded.get(component.id);
+      const now = this.clock.now();
+      const moved = last === undefined || (last.workload === undefined) !== (component.workload === undefined) || Math.abs((last.workload ?? 0) - (component.workload ?? 0)) >= 0.05;
+      if (moved || now - (last?.time ?? 0) >= 60_000) {
+        recorded.set(component.id, { workload: component.workload, time: now });
+        record(component, 'componentWorkload', { workload: component.workload ?? null, status: component.status });
+      }
+      append('updated', component, null);
+    };
+    const departed = (component: CspComponent, reason: DepartureReason): void => {
+      recorded.delete(component.id);
+      record(component, 'componentDeparted', { ...describe(component), reason });
+      append('departed', component, reason);
+    };
+    table.on('componentArrived', arrived);
+    table.on('componentUpdated', updated);
+    table.on('componentDeparted', departed);
+    this.detachers.push(() => {
+      table.off('componentArrived', arrived);
+      table.off('componentUpdated', updated);
+      table.off('componentDeparted', departed);
+    });
+  }
+
+  components(): ConsoleResult<ComponentsSnapshot> {
+    if (!this.csp) return fail('unavailable', 'this server receives no Component Status Protocol reports (start it with --csp HOST:PORT)');
+    return ok(componentsSnapshot(this.csp, this.clock.now(), ownRegistrarView(this.registrar)));
   }
 
   /** Stops listening to the registrar and cancels pending maintenance timers. */
@@ -555,6 +653,23 @@ export class ConsoleService implements ConsoleBackend {
 
   private poolUserView(u: PoolUserState): PoolUserView {
     return { connectionId: u.connectionId, address: u.address, connectedAt: u.connectedAt, subscriptions: [...u.subscriptions].sort(), notificationsSent: u.notificationsSent };
+  }
+
+  private registrarViews(): RegistrarPeerView[] {
+    if (!this.enrp) return [];
+    return this.enrp.peers().map((p) => ({
+      serverId: hex32(p.serverId),
+      address: p.address,
+      role: p.role,
+      state: p.state,
+      configured: p.configured,
+      connected: p.connected,
+      lastHeardAt: p.lastHeardAt,
+      checksum: { reported: p.checksum.reported === null ? null : hex32(p.checksum.reported), computed: hex32(p.checksum.computed), state: p.checksum.state },
+      elementsOwned: p.elementsOwned,
+      takenOverBy: p.takenOverBy === null ? null : hex32(p.takenOverBy),
+      takeoverOutstandingAcks: p.takeoverOutstandingAcks,
+    }));
   }
 
   private registrarInfo(): RegistrarInfo {

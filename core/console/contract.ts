@@ -141,12 +141,98 @@ export interface PoolUserView {
   readonly notificationsSent: number;
 }
 
+/** One registrar of the ENRP deployment (the Registrars view); this registrar comes first. */
+export interface RegistrarPeerView {
+  /** `0x` hex; `0x00000000` while a configured peer has not answered yet. */
+  readonly serverId: string;
+  /** Its ENRP address "HOST:PORT", when known. */
+  readonly address: string | null;
+  /** self: this registrar; mentor: the peer it downloaded the handlespace from at start-up. */
+  readonly role: 'self' | 'mentor' | 'peer';
+  /** self: starting | serving; peers: connecting | active | probing | takingOver | down. */
+  readonly state: string;
+  readonly configured: boolean;
+  readonly connected: boolean;
+  readonly lastHeardAt: number | null;
+  readonly checksum: { readonly reported: string | null; readonly computed: string; readonly state: 'agree' | 'mismatch' | 'unknown' | 'resyncing' };
+  /** Elements whose home it is. */
+  readonly elementsOwned: number;
+  readonly takenOverBy: string | null;
+  readonly takeoverOutstandingAcks: number | null;
+}
+
 export interface Snapshot {
   /** The event sequence the snapshot includes: subscribe with `since` = this to get what follows. */
   readonly sequence: number;
   readonly registrar: RegistrarInfo;
   readonly pools: readonly PoolView[];
   readonly poolUsers: readonly PoolUserView[];
+  /** The ENRP deployment, this registrar first; empty when ENRP is off. */
+  readonly registrars: readonly RegistrarPeerView[];
+}
+
+// ---- components reporting over RSPLIB's Component Status Protocol (serve --csp) -----------------------
+
+export type ComponentRoleName = 'registrar' | 'poolElement' | 'poolUser' | 'unknown';
+
+export interface ComponentAssociationView {
+  /** The peer's component id, `0x` and 16 hex digits. */
+  readonly peerId: string;
+  readonly peerRole: ComponentRoleName;
+  /** "TCP", "UDP", "SCTP" or the IPPROTO number in hex. */
+  readonly protocol: string;
+  readonly protocolNumber: number;
+  /** "ASAP", "ENRP", "Data" or null for another PPID. */
+  readonly ppidName: string | null;
+  readonly ppid: number;
+  /** Null when the sender does not know. */
+  readonly durationMs: number | null;
+  readonly flags: number;
+}
+
+/** What our own registrar knows about a component with the same id. */
+export type OwnView = { readonly kind: 'thisRegistrar' } | { readonly kind: 'registeredElement'; readonly pools: readonly string[] };
+
+export interface ComponentView {
+  /** The full component id, `0x` and 16 hex digits (role group in the top byte). */
+  readonly id: string;
+  readonly role: ComponentRoleName;
+  readonly group: number;
+  /** The id within the role, `0x` hex. */
+  readonly objectId: string;
+  readonly location: string;
+  readonly status: string;
+  /** 0..1, null when unknown. */
+  readonly workload: number | null;
+  readonly uptimeMs: number;
+  readonly reportIntervalMs: number;
+  readonly firstReportAt: number;
+  readonly lastReportAt: number;
+  readonly lastReportAgeMs: number;
+  /** Milliseconds until it is purged unless it reports again. */
+  readonly purgeInMs: number;
+  readonly reports: number;
+  /** Where its last report came from, `addr:port`. */
+  readonly source: string;
+  readonly associations: readonly ComponentAssociationView[];
+  readonly own: OwnView | null;
+}
+
+export interface ComponentCounters {
+  readonly datagrams: number;
+  readonly reports: number;
+  readonly finalReports: number;
+  readonly finalUnknown: number;
+  readonly arrivals: number;
+  readonly departures: { readonly final: number; readonly silent: number };
+  /** Rejected datagrams by reason (truncated, type, version, length, ..., tableFull). */
+  readonly rejected: Readonly<Record<string, number>>;
+}
+
+export interface ComponentsSnapshot {
+  readonly components: readonly ComponentView[];
+  readonly counts: { readonly registrars: number; readonly poolElements: number; readonly poolUsers: number; readonly other: number };
+  readonly counters: ComponentCounters;
 }
 
 // ---- live events --------------------------------------------------------------------------------------
@@ -193,7 +279,11 @@ export type ConsoleEvent =
     })
   | (EventBase & { readonly type: 'poolUserUpdated'; readonly poolUser: PoolUserView })
   | (EventBase & { readonly type: 'poolUserClosed'; readonly connectionId: number; readonly reason: string })
-  | (EventBase & { readonly type: 'audit'; readonly entry: AuditView });
+  | (EventBase & { readonly type: 'audit'; readonly entry: AuditView })
+  /** A peer registrar came, went, was taken over or resynchronised: the whole table, and what happened. */
+  | (EventBase & { readonly type: 'registrarsChanged'; readonly what: string; readonly registrars: readonly RegistrarPeerView[] })
+  /** A CSP component arrived, reported again, or departed (reason 'final' or 'silent'). */
+  | (EventBase & { readonly type: 'componentChanged'; readonly change: 'arrived' | 'updated' | 'departed'; readonly reason: string | null; readonly component: ComponentView });
 
 export type ConsoleEventType = ConsoleEvent['type'];
 
@@ -346,6 +436,8 @@ export interface ConsoleApi {
   pool(pool: string): Promise<ConsoleResult<PoolView>>;
   history(query: HistoryQuery): Promise<ConsoleResult<HistoryPageView>>;
   metrics(query: MetricQuery): Promise<ConsoleResult<MetricSeriesView>>;
+  /** Components reporting over CSP (`unavailable` when the server receives none: serve without --csp). */
+  components(): Promise<ConsoleResult<ComponentsSnapshot>>;
   exportHistory(query: ExportQuery): Promise<ConsoleResult<ExportOutcome>>;
   drain(target: ElementTarget, options: CommandOptions): Promise<ConsoleResult<CommandOutcome>>;
   ready(target: ElementTarget, options: CommandOptions): Promise<ConsoleResult<CommandOutcome>>;
