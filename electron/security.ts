@@ -4,25 +4,11 @@
  * Whatever is not explicitly ours is refused and logged.
  */
 import { readFile } from 'node:fs/promises';
-import { protocol, shell, type Session, type WebContents } from 'electron';
-import { APP_SCHEME, contentTypeFor, isTrustedRendererUrl, parseExternalUrl, resolveAppAsset } from './trusted-url.js';
+import { protocol, shell, type IpcMainInvokeEvent, type Session, type WebContents } from 'electron';
+import { CONTENT_SECURITY_POLICY, decideNavigation, decideWindowOpen, isPermissionGranted, isTrustedIpcSender } from './security-policy.js';
+import { APP_SCHEME, contentTypeFor, parseExternalUrl, resolveAppAsset } from './trusted-url.js';
 
-/**
- * Only our own scripts, styles and images; no inline code, no eval, no remote hosts. Talking to the core
- * goes through the preload bridge, so even same-origin fetches are limited to the app:// origin.
- */
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "font-src 'self'",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-  "object-src 'none'",
-].join('; ');
+export { CONTENT_SECURITY_POLICY };
 
 function responseHeaders(contentType: string): Headers {
   return new Headers({
@@ -74,32 +60,54 @@ export async function safeOpenExternal(text: string): Promise<boolean> {
   return true;
 }
 
-/** No permission (camera, notifications, geolocation, …) is granted to web content unless added here. */
+/**
+ * Permissions (camera, notifications, geolocation, …) are refused unless security-policy.ts grants them;
+ * every refusal of a request is logged.
+ */
 export function denyPermissions(session: Session): void {
-  session.setPermissionRequestHandler((contents, permission, callback) => {
-    console.warn(`denied permission request '${permission}' from ${contents.getURL()}`);
-    callback(false);
+  session.setPermissionRequestHandler((contents, permission, callback, details) => {
+    const granted = isPermissionGranted(permission, details.requestingUrl);
+    if (!granted) console.warn(`denied permission request '${permission}' from ${details.requestingUrl || contents.getURL()}`);
+    callback(granted);
   });
-  session.setPermissionCheckHandler(() => false);
+  session.setPermissionCheckHandler((_contents, permission, requestingOrigin, details) =>
+    isPermissionGranted(permission, details.requestingUrl ?? requestingOrigin),
+  );
 }
 
 /** Applied to every web contents the app creates: stay on app://console, no popups, no <webview>. */
 export function lockDownWebContents(contents: WebContents): void {
-  const refuseForeignNavigation = (event: Electron.Event, url: string, kind: string): void => {
-    if (isTrustedRendererUrl(url)) return;
+  const guard = (event: Electron.Event, url: string, kind: string, openOutside: boolean): void => {
+    const decision = decideNavigation(url);
+    if (decision.action === 'allow') return;
     event.preventDefault();
     console.warn(`blocked ${kind} to ${url}`);
+    if (openOutside && decision.external) openInBrowser(decision.external);
   };
-  contents.on('will-navigate', (event) => refuseForeignNavigation(event, event.url, 'navigation'));
-  contents.on('will-frame-navigate', (event) => refuseForeignNavigation(event, event.url, 'frame navigation'));
-  contents.on('will-redirect', (event) => refuseForeignNavigation(event, event.url, 'redirect'));
+  contents.on('will-navigate', (event) => guard(event, event.url, 'navigation', true));
+  contents.on('will-frame-navigate', (event) => guard(event, event.url, 'frame navigation', false));
+  contents.on('will-redirect', (event) => guard(event, event.url, 'redirect', false));
   contents.on('will-attach-webview', (event) => {
     event.preventDefault();
     console.warn('blocked <webview> attach');
   });
   contents.setWindowOpenHandler(({ url }) => {
     // Links meant for the web go to the system browser; the app itself never opens a second window.
-    void safeOpenExternal(url).catch((error: unknown) => console.error(`opening ${url} failed:`, error));
+    const decision = decideWindowOpen(url);
+    if (decision.external) openInBrowser(decision.external);
+    else console.warn(`blocked window.open of ${url}`);
     return { action: 'deny' };
   });
+}
+
+function openInBrowser(url: URL): void {
+  shell.openExternal(url.href).catch((error: unknown) => console.error(`opening ${url.href} failed:`, error));
+}
+
+/** IPC is answered only for our own renderer, never for a frame that somehow loaded foreign content. */
+export function assertTrustedSender(event: IpcMainInvokeEvent): void {
+  const url = event.senderFrame?.url;
+  if (!isTrustedIpcSender(url)) {
+    throw new Error(`IPC refused for untrusted sender ${url || '(unknown frame)'}`);
+  }
 }

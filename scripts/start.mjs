@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm start`: the desktop app when an Electron binary is installed, otherwise the headless console
-// (`handlespace serve`). Builds first when dist/ is missing or older than the sources. Signals go to the
-// child, and the child's exit code (or signal) becomes ours. Extra arguments are passed on to the child.
+// (`handlespace demo`: serve plus a simulated system, in the browser). Builds first when dist/ is missing
+// or older than the sources. Signals go to the child, and the child's exit code (or signal) becomes ours.
+// Extra arguments are passed on to the child.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -56,7 +57,7 @@ function newestSourceTime(folders) {
 }
 
 function buildIsStale() {
-  const outputs = ['dist/electron/main.js', 'dist/electron/preload.cjs', 'dist/renderer/index.html'].map((file) =>
+  const outputs = ['dist/electron/main.js', 'dist/electron/preload.cjs', 'dist/core/console/ipc-host.js', 'dist/renderer/index.html'].map((file) =>
     path.join(root, file),
   );
   if (!outputs.every((file) => existsSync(file))) return true;
@@ -141,13 +142,18 @@ if (electronBinary) {
   // Electron starts the app at the repository root; package.json "main" points it to dist/electron/main.js.
   exitLike(await runForwardingSignals(electronBinary, [root, ...passThrough]));
 } else {
+  // Without Electron the same console runs headless, in the browser: `handlespace demo` is `serve` plus a
+  // simulated system (loopback only, temporary history), so there is something to look at at once.
   const cli = path.join(root, 'bin', 'handlespace.mjs');
-  console.log(
-    'start: no Electron binary is present (node_modules/electron/dist); running the headless console instead: node bin/handlespace.mjs serve',
-  );
+  const verb = existsSync(path.join(root, 'core', 'cli', 'demo-command.ts')) ? 'demo' : 'serve';
+  const why =
+    process.env.ELECTRON_SKIP_BINARY_DOWNLOAD && !['0', 'false'].includes(process.env.ELECTRON_SKIP_BINARY_DOWNLOAD)
+      ? 'ELECTRON_SKIP_BINARY_DOWNLOAD is set and no Electron binary is installed (node_modules/electron/dist)'
+      : 'no Electron binary is installed (node_modules/electron/dist) and none could be fetched';
+  console.log(`start: ${why}; running the headless console instead: node bin/handlespace.mjs ${verb}`);
   if (!existsSync(cli)) {
     console.error(`start: ${path.relative(root, cli)} does not exist yet; nothing to run.`);
     process.exit(1);
   }
-  exitLike(await runForwardingSignals(process.execPath, [cli, 'serve', ...passThrough]));
+  exitLike(await runForwardingSignals(process.execPath, [cli, verb, ...passThrough]));
 }
