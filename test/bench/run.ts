@@ -9,6 +9,8 @@ const benches: Record<string, Bench> = {
   registrar: async () => (await import('./registrar.bench.js')).runRegistrarBench(),
   failover: async () => (await import('./failover.bench.js')).runFailoverBench(),
   history: async () => (await import('./history.bench.js')).runHistoryBench(),
+  enrp: async () => (await import('./enrp.bench.js')).runEnrpBench(),
+  ui: async () => (await import('./ui.bench.js')).runUiBench(),
 };
 
 const requested = process.argv.slice(2);
