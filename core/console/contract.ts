@@ -305,7 +305,8 @@ export interface StreamPosition {
 
 // ---- history ------------------------------------------------------------------------------------------
 
-export type HistoryKindName = 'registered' | 'reregistered' | 'health' | 'admin' | 'removed' | 'notification' | 'audit';
+/** deployment: ENRP peer and takeover events, CSP component arrivals, departures and workload. */
+export type HistoryKindName = 'registered' | 'reregistered' | 'health' | 'admin' | 'removed' | 'notification' | 'audit' | 'deployment';
 
 export interface HistoryQuery {
   readonly from?: number;

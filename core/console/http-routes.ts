@@ -204,6 +204,7 @@ const HISTORY_KIND_SET: Record<HistoryKindName, true> = {
   removed: true,
   notification: true,
   audit: true,
+  deployment: true,
 };
 export const HISTORY_KIND_NAMES = Object.keys(HISTORY_KIND_SET) as HistoryKindName[];
 

@@ -54,7 +54,7 @@ export const IPC_LIMITS = {
   textChars: 16_384,
 } as const;
 
-const HISTORY_KINDS: readonly HistoryKindName[] = ['registered', 'reregistered', 'health', 'admin', 'removed', 'notification', 'audit'];
+const HISTORY_KINDS: readonly HistoryKindName[] = ['registered', 'reregistered', 'health', 'admin', 'removed', 'notification', 'audit', 'deployment'];
 const EXPORT_FORMATS: readonly ExportFormatName[] = ['csv', 'jsonl'];
 const METRIC_INTERVALS: readonly number[] = [1000, 60_000, 3_600_000];
 const MAX_TIME_MS = 8_640_000_000_000_000; // the largest Date

@@ -13,9 +13,9 @@ import { historyError, type HistoryError } from './history-error.js';
 import { ELEMENT_EVENT_KINDS, type PoolSample } from './history-event.js';
 import { DAY, HOUR, MINUTE, SECOND } from './retention.js';
 
-export type RowSource = 'element' | 'notification' | 'audit';
-export type HistoryKind = (typeof ELEMENT_EVENT_KINDS)[number] | 'notification' | 'audit';
-export const HISTORY_KINDS: readonly HistoryKind[] = [...ELEMENT_EVENT_KINDS, 'notification', 'audit'];
+export type RowSource = 'element' | 'notification' | 'audit' | 'deployment';
+export type HistoryKind = (typeof ELEMENT_EVENT_KINDS)[number] | 'notification' | 'audit' | 'deployment';
+export const HISTORY_KINDS: readonly HistoryKind[] = [...ELEMENT_EVENT_KINDS, 'notification', 'audit', 'deployment'];
 
 export interface HistoryFilter {
   /** Inclusive, ms since the epoch. */
@@ -115,8 +115,8 @@ export type RawHistoryRow = [
 ];
 
 /** Rows of the same millisecond come in this order: the source names sort so, which ORDER BY relies on. */
-const SOURCE_ORDER: Record<RowSource, number> = { audit: 0, element: 1, notification: 2 };
-const SOURCES: readonly RowSource[] = ['audit', 'element', 'notification'];
+const SOURCE_ORDER: Record<RowSource, number> = { audit: 0, deployment: 1, element: 2, notification: 3 };
+const SOURCES: readonly RowSource[] = ['audit', 'deployment', 'element', 'notification'];
 
 export interface Cursor {
   readonly time: number;
@@ -135,7 +135,7 @@ export function encodeCursor(cursor: Cursor): string {
 }
 
 export function decodeCursor(text: string): Result<Cursor, HistoryError> {
-  const match = /^(-?\d+)\.([012])\.(\d+)$/.exec(text);
+  const match = /^(-?\d+)\.([0-3])\.(\d+)$/.exec(text);
   if (!match) return err(historyError('queryFailed', `not a history cursor: ${JSON.stringify(text)}`));
   return ok({ time: Number(match[1]), source: SOURCES[Number(match[2])] as RowSource, id: Number(match[3]) });
 }
@@ -216,6 +216,10 @@ const ARM_SQL: Record<RowSource, (where: string) => string> = {
     FROM notifications e JOIN pools p ON p.id = e.pool_id JOIN pool_users u ON u.id = e.pool_user_id WHERE ${where}`,
   audit: (where) => `SELECT e.time, 'audit', p.name, pe.pe_id, NULL, NULL, e.details, NULL, NULL, NULL, NULL, e.actor, e.role, e.action, e.target, e.reason, e.before, e.after, e.result, e.run_id, 'audit', e.id
     FROM audit e LEFT JOIN pools p ON p.id = e.pool_id LEFT JOIN pool_elements pe ON pe.id = e.element_id WHERE ${where}`,
+  // ENRP and CSP events: state = the event (peerDown, componentArrived, ...), cause = its source (enrp or
+  // csp), target = the peer registrar or the component it is about.
+  deployment: (where) => `SELECT e.time, 'deployment', NULL, NULL, e.event, e.source, e.details, NULL, NULL, NULL, NULL, NULL, NULL, NULL, e.subject, NULL, NULL, NULL, NULL, e.run_id, 'deployment', e.id
+    FROM deployment_events e WHERE ${where}`,
 };
 
 /** Rows per keyset page of one arm during an export. */
@@ -231,6 +235,7 @@ const ARM_PAGE_SQL: Record<RowSource, (where: string) => string> = {
   notification: (where) => `SELECT e.time, p.name, e.pe_id, e.status, e.reason, e.details, u.address, e.connection_id, e.sequence, e.event_time, e.run_id, e.id
     FROM notifications e JOIN pools p ON p.id = e.pool_id JOIN pool_users u ON u.id = e.pool_user_id WHERE ${where} ORDER BY e.time, e.id LIMIT ?`,
   audit: (where) => `${ARM_SQL.audit(where)} ORDER BY e.time, e.id LIMIT ?`,
+  deployment: (where) => `${ARM_SQL.deployment(where)} ORDER BY e.time, e.id LIMIT ?`,
 };
 
 type ArmRow = (string | number | null)[];
@@ -240,6 +245,7 @@ const ARM_TO_RAW: Record<RowSource, (r: ArmRow) => RawHistoryRow> = {
   element: (r) => [r[0], r[1], r[2], r[3], r[4], r[5], r[6], null, null, null, null, null, null, null, null, null, null, null, null, r[7], 'element', r[8]] as RawHistoryRow,
   notification: (r) => [r[0], 'notification', r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], null, null, null, null, null, null, null, null, r[10], 'notification', r[11]] as RawHistoryRow,
   audit: (r) => r as RawHistoryRow,
+  deployment: (r) => r as RawHistoryRow,
 };
 
 interface ArmFilter {
@@ -435,7 +441,7 @@ export class HistoryQueries {
       }
       arms.push(ARM_SQL[arm.source](where.length > 0 ? where.join(' AND ') : '1'));
     }
-    // Column 1 is time, 21 the source name (sorts audit < element < notification, as SOURCE_ORDER), 22 the id.
+    // Column 1 is time, 21 the source name (sorts audit < deployment < element < notification, as SOURCE_ORDER), 22 the id.
     let sql = `${arms.join('\nUNION ALL\n')}\nORDER BY 1, 21, 22`;
     if (limit !== undefined) {
       sql += ' LIMIT ?';
@@ -467,6 +473,8 @@ export class HistoryQueries {
     for (const source of SOURCES) {
       if (source === 'element' && elementKinds.length === 0) continue;
       if (source !== 'element' && !kinds.includes(source)) continue;
+      // Registrar and component events belong to no pool or element.
+      if (source === 'deployment' && (poolIds || elementIds)) continue;
       const where: string[] = [];
       const params: (number | string)[] = [];
       if (filter.from !== undefined) {

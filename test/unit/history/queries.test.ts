@@ -33,6 +33,7 @@ function mixedHistory(): HistoryEvent[] {
     events.push(i % 5 === 0 ? removed(peId, time, pool) : registered(peId, time, pool));
     events.push({ kind: 'notification', time, connectionId: 9, address: '127.0.0.1:9', poolKey: pool, statuses: [{ peId, status: 1, reason: 1, sequence: i, eventTimeMs: time }] });
     if (i % 10 === 0) events.push({ kind: 'audit', time, actor: 'alice', role: 'operator', action: 'drain', target: `${pool}/${peId}`, poolKey: pool, peId, reason: 'r', result: 'ok' });
+    if (i % 12 === 0) events.push({ kind: 'deployment', time, source: i % 24 === 0 ? 'enrp' : 'csp', event: i % 24 === 0 ? 'peerUp' : 'componentArrived', subject: `0x${i.toString(16)}`, details: { i } });
   }
   return events;
 }
@@ -56,7 +57,7 @@ test('pages in any size read every row exactly once, in (time, source, id) order
   const { writer, queries } = open(t);
   writer.writeBatch(mixedHistory());
   const everything = readAll(queries, {}, 10_000);
-  assert.equal(everything.length, 60 + 60 + 6);
+  assert.equal(everything.length, 60 + 60 + 6 + 5);
   const sorted = [...everything].sort((a, b) => a.time - b.time || a.source.localeCompare(b.source) || a.id - b.id);
   assert.deepEqual(everything.map(key), sorted.map(key));
   fc.assert(
@@ -81,7 +82,9 @@ test('filters: time range (from inclusive, to exclusive), pool, element, kinds; 
   check({ peId: 3 }, (r) => r.peId === 3);
   check({ pool: 'echo', peId: 3 }, (r) => r.pool === 'echo' && r.peId === 3);
   check({ kinds: ['removed'] }, (r) => r.kind === 'removed');
-  check({ kinds: ['notification', 'audit'] }, (r) => r.source !== 'element');
+  check({ kinds: ['notification', 'audit'] }, (r) => r.source === 'notification' || r.source === 'audit');
+  check({ kinds: ['deployment'] }, (r) => r.source === 'deployment');
+  check({ kinds: ['deployment', 'audit'], pool: 'echo' }, (r) => r.source === 'audit' && r.pool === 'echo');
   check({ kinds: ['registered', 'audit'], pool: 'echo', from: T0 + 2000 }, (r) => (r.kind === 'registered' || r.kind === 'audit') && r.pool === 'echo' && r.time >= T0 + 2000);
   assert.deepEqual(readAll(queries, { pool: 'nothing-here' }, 10), []);
   assert.deepEqual(readAll(queries, { peId: 0xdead }, 10), []);
