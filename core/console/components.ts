@@ -5,7 +5,7 @@
  * id; a CSP pool element whose object id is an element registered with us). Owns that shape and the
  * naming of protocols and PPIDs as cspmonitor names them; nothing here changes the table.
  */
-import { formatComponentId, type CspComponentTable, type CspComponent, type CspTableCounters } from '../csp/csp-component-table.js';
+import { formatComponentId, type CspComponentTable, type CspComponent } from '../csp/csp-component-table.js';
 import { CSP_DURATION_UNKNOWN, componentGroupOf, componentObjectOf, componentRoleOf, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, PPID_ASAP, PPID_ENRP, type CspAssociation } from '../csp/csp-codec.js';
 import type { Registrar } from '../registrar/registrar.js';
 import { poolHandleToText } from '../wire/json.js';
