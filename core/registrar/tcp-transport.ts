@@ -1,5 +1,6 @@
 /**
- * ASAP over TCP: one server socket, each connection framed by TcpFramer. Messages sent in one event-loop
+ * Messages over TCP (ASAP, and ENRP in core/enrp): one server socket, and the connection class both the
+ * listener and outgoing dials use, each connection framed by TcpFramer. Messages sent in one event-loop
  * turn are joined into one write, so a burst of responses leaves in one segment.
  */
 import net from 'node:net';
@@ -7,9 +8,18 @@ import { TcpFramer } from '../wire/tcp-framer.js';
 import type { ConnectionHandlers, MessageConnection, MessageServer, RemoteAddress } from './transport.js';
 
 let nextConnectionId = 1;
+/** Outgoing connections count down from -1, so they never share an id with incoming ones. */
+let nextOutgoingId = -1;
 
-class TcpConnection implements MessageConnection {
-  readonly id = nextConnectionId++;
+export interface TcpConnectionOptions {
+  /** Outgoing (dialed) connections take negative ids. */
+  readonly outgoing?: boolean;
+  /** TCP keep-alive probes after this idle time (ms); off by default. */
+  readonly keepAliveMs?: number;
+}
+
+export class TcpConnection implements MessageConnection {
+  readonly id: number;
   readonly remote: RemoteAddress;
   private readonly framer: TcpFramer;
   private outgoing: Uint8Array[] = [];
@@ -19,8 +29,10 @@ class TcpConnection implements MessageConnection {
   constructor(
     private readonly socket: net.Socket,
     maxMessageSize: number,
-    private readonly handlers: ConnectionHandlers,
+    private readonly handlers: Omit<ConnectionHandlers, 'onOpen'>,
+    options: TcpConnectionOptions = {},
   ) {
+    this.id = options.outgoing ? nextOutgoingId-- : nextConnectionId++;
     this.framer = new TcpFramer(maxMessageSize);
     this.remote = {
       address: normalizeAddress(socket.remoteAddress ?? '0.0.0.0'),
@@ -28,6 +40,7 @@ class TcpConnection implements MessageConnection {
       family: socket.remoteFamily === 'IPv6' && !(socket.remoteAddress ?? '').startsWith('::ffff:') ? 6 : 4,
     };
     socket.setNoDelay(true);
+    if (options.keepAliveMs !== undefined) socket.setKeepAlive(true, options.keepAliveMs);
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('error', () => {
       // 'close' follows; the error itself (ECONNRESET and the like) is the reason.
@@ -96,7 +109,6 @@ export async function listenTcp(host: string, port: number, maxMessageSize: numb
   const connections = new Set<TcpConnection>();
   const server = net.createServer((socket) => {
     const connection = new TcpConnection(socket, maxMessageSize, {
-      onOpen: handlers.onOpen,
       onMessage: handlers.onMessage,
       onFramingError: handlers.onFramingError,
       onClose: (c, reason) => {

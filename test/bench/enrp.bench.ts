@@ -35,6 +35,7 @@ import type { EnrpSettings } from '../../core/enrp/settings.js';
 import { reap, withTimeout } from './child-processes.js';
 import type { ChildConfig, FromChild } from './enrp-registrar.js';
 import type { ClientResult, PopulateParams } from './registrar-load-client.js';
+import { freePort } from '../support/free-port.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const CHILD = `${HERE}enrp-registrar.ts`;
@@ -58,13 +59,6 @@ process.once('exit', () => {
   for (const child of children) child.kill('SIGKILL');
 });
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return typeof address === 'object' && address ? address.port : 0;
-}
 
 class RegistrarProcess {
   private readonly waiters: { match: (m: FromChild) => boolean; resolve: (m: FromChild) => void }[] = [];

@@ -6,21 +6,14 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import type { Browser } from 'playwright-core';
 import { describeWithChromium, launchChromium, openConsole } from './support/browser.js';
 import { goTo, openPool, row } from './support/console-steps.js';
 import { ensureRendererBuilt } from './support/renderer-build.js';
 import { startServe, type ServeProcess } from './support/serve-process.js';
 import { registerSdkElements, type SdkPool } from './support/simulated-pool.js';
+import { freePort } from '../support/free-port.js';
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return typeof address === 'object' && address ? address.port : 0;
-}
 
 const TIMERS = ['--peer-heartbeat-cycle', '200', '--peer-max-time-last-heard', '800', '--peer-max-time-no-response', '800', '--mentor-discovery-timeout', '500', '--enrp-announce', 'off'];
 

@@ -12,6 +12,9 @@ import { encodeMessage } from '../../../core/wire/encoder.js';
 import { TcpFramer } from '../../../core/wire/tcp-framer.js';
 import type { EnrpMessage, Message, PoolElement } from '../../../core/wire/types.js';
 import { AsapTestPeer, handle } from '../../support/asap-test-peer.js';
+import { freePort } from '../../support/free-port.js';
+
+export { freePort };
 
 /** Timers short enough for tests, long enough for a loaded CI machine. */
 export const FAST_TIMERS: Partial<EnrpSettings> = {
@@ -35,14 +38,6 @@ export interface Node {
   close(): Promise<void>;
 }
 
-/** A free TCP port on loopback (bound and released; the test binds it right after). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return typeof address === 'object' && address ? address.port : 0;
-}
 
 export async function startNode(t: TestContext, options: { serverId: number; port: number; peers: number[]; settings?: Partial<EnrpSettings> }): Promise<Node> {
   const registrar = await Registrar.start({ asap: { host: '127.0.0.1', port: 0 }, announce: 'off', serverId: options.serverId, keepAliveIntervalMs: 60_000, keepAliveTimeoutMs: 60_000 });
