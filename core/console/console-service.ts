@@ -49,6 +49,7 @@ import type {
   Snapshot,
   StreamPosition,
 } from './contract.js';
+import { API_VERSION } from './contract.js';
 import type { AccessAttempt, ConsoleBackend } from './console-backend.js';
 import { countElement, elementView, emptyCounts, parsePoolName, policyName } from './element-view.js';
 import { EventLog } from './event-log.js';
@@ -682,6 +683,7 @@ export class ConsoleService implements ConsoleBackend {
     }
     const asap = this.registrar.asapAddress;
     return {
+      apiVersion: API_VERSION,
       serverId: hex32(this.registrar.serverId),
       asap: asap.host.includes(':') ? `[${asap.host}]:${asap.port}` : `${asap.host}:${asap.port}`,
       startedAt: this.registrar.startedAt,

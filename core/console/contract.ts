@@ -57,6 +57,8 @@ export interface StateView<S extends string> {
 }
 
 export interface RegistrarInfo {
+  /** The ConsoleApi version this server speaks (API_VERSION); a client refuses commands to another major. */
+  readonly apiVersion: number;
   /** Registrar identifier, `0x` hex. */
   readonly serverId: string;
   /** Where ASAP listens, "HOST:PORT". */
@@ -159,6 +161,28 @@ export interface RegistrarPeerView {
   readonly elementsOwned: number;
   readonly takenOverBy: string | null;
   readonly takeoverOutstandingAcks: number | null;
+}
+
+/**
+ * A registrar heard on the LAN through its ASAP_SERVER_ANNOUNCE (multicast). A handlespace registrar's
+ * announce carries the Console Endpoint extension parameter (docs/protocol.md): where its console listens
+ * and its TLS certificate's fingerprint, so it can be attached with one click and a token. Others (RSPLIB)
+ * are listed but cannot be attached.
+ */
+export interface HeardRegistrarView {
+  /** `0x` hex. */
+  readonly serverId: string;
+  /** ASAP transport addresses it announced, "HOST:PORT". */
+  readonly asap: readonly string[];
+  /** Where the announce came from, "HOST:PORT". */
+  readonly source: string;
+  readonly firstHeardAt: number;
+  readonly lastHeardAt: number;
+  readonly announces: number;
+  /** The console to attach to; null for a registrar without one (RSPLIB, or serve --http off). */
+  readonly console: { readonly url: string; readonly tlsFingerprint: string | null } | null;
+  /** True for this server's own registrar. */
+  readonly self: boolean;
 }
 
 export interface Snapshot {
@@ -439,6 +463,8 @@ export interface ConsoleApi {
   metrics(query: MetricQuery): Promise<ConsoleResult<MetricSeriesView>>;
   /** Components reporting over CSP (`unavailable` when the server receives none: serve without --csp). */
   components(): Promise<ConsoleResult<ComponentsSnapshot>>;
+  /** Registrars heard announcing on the LAN (discovery), most recently heard first. */
+  heardRegistrars(): Promise<ConsoleResult<readonly HeardRegistrarView[]>>;
   exportHistory(query: ExportQuery): Promise<ConsoleResult<ExportOutcome>>;
   drain(target: ElementTarget, options: CommandOptions): Promise<ConsoleResult<CommandOutcome>>;
   ready(target: ElementTarget, options: CommandOptions): Promise<ConsoleResult<CommandOutcome>>;
@@ -463,4 +489,6 @@ export interface CommandRequestBody {
 
 /** Every /api/v1 answer: `{ ok: true, value }` or `{ ok: false, error: { code, message } }` (ConsoleResult). */
 export const API_PREFIX = '/api/v1';
+/** Bumped on every incompatible change of this contract; GET /api/v1/status reports it (RegistrarInfo). */
+export const API_VERSION = 1;
 export const DEFAULT_HTTP_PORT = 8347;
