@@ -79,6 +79,7 @@ export async function serveCommand(args: string[], io: CliIo, hooks: ServeHooks 
         http: { type: 'string' },
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
+        'allow-origin': { type: 'string', multiple: true },
         ...ENRP_PARSE_OPTIONS,
         help: { type: 'boolean', short: 'h' },
         ...Object.fromEntries(Object.keys(INTEGER_OPTIONS).map((name) => [name, { type: 'string' as const }])),
@@ -127,7 +128,7 @@ export async function serveCommand(args: string[], io: CliIo, hooks: ServeHooks 
   if (typeof v['db'] === 'string' && v['memory'] === true) problems.push('choose one of --db and --memory');
   const cspChoices = parseCspOptions(v, problems, true);
   const str = (name: string): string | undefined => (typeof v[name] === 'string' ? v[name] : undefined);
-  const consoleChoice = parseLanConsoleOptions(str('http'), str('tls-cert'), str('tls-key'));
+  const consoleChoice = parseLanConsoleOptions(str('http'), str('tls-cert'), str('tls-key'), (v['allow-origin'] as string[] | undefined) ?? []);
   if (!consoleChoice.ok) problems.push(...consoleChoice.error);
   const enrpChoice = parseEnrpOptions(v);
   if (!enrpChoice.ok) problems.push(...enrpChoice.error);

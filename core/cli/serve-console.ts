@@ -6,7 +6,7 @@
  */
 import { DEFAULT_HTTP_PORT } from '../console/contract.js';
 import type { ConsoleBackend } from '../console/console-backend.js';
-import { consoleUrl, startConsoleServer, type ConsoleServer, type TlsFiles } from '../console/http-server.js';
+import { consoleUrl, DESKTOP_ORIGIN, startConsoleServer, type ConsoleServer, type TlsFiles } from '../console/http-server.js';
 import { chainVerifiers, MemoryTokenStore, SqliteTokenStore, type TokenVerifier } from '../history/token-store.js';
 import { err, ok, type Result } from '../result.js';
 import { parseHostPort } from './endpoint.js';
@@ -15,6 +15,8 @@ export const SERVE_CONSOLE_USAGE = `  --http HOST:PORT|off          the console'
                                 operator token for it is printed at start, in the console URL
   --tls-cert FILE               serve the console over HTTPS with this PEM certificate ...
   --tls-key FILE                ... and this PEM private key (both or neither)
+  --allow-origin ORIGIN         pages of this origin may use the API with a token (CORS; repeatable;
+                                the desktop app's ${DESKTOP_ORIGIN} is always allowed)
 `;
 
 /** The start-up token's holder, as audit rows name it. */
@@ -28,11 +30,24 @@ const TOKEN_STORE_BUSY_TIMEOUT_MS = 50;
 
 export type LanConsoleChoice =
   | { readonly kind: 'off' }
-  | { readonly kind: 'on'; readonly host: string; readonly port: number; readonly explicit: boolean; readonly tls: TlsFiles | undefined };
+  | { readonly kind: 'on'; readonly host: string; readonly port: number; readonly explicit: boolean; readonly tls: TlsFiles | undefined; readonly allowedOrigins: readonly string[] };
 
 /** Reads the three options; problems are phrased like serve's other option errors. */
-export function parseLanConsoleOptions(http: string | undefined, tlsCert: string | undefined, tlsKey: string | undefined): Result<LanConsoleChoice, string[]> {
+export function parseLanConsoleOptions(http: string | undefined, tlsCert: string | undefined, tlsKey: string | undefined, allowOrigins: readonly string[] = []): Result<LanConsoleChoice, string[]> {
   const problems: string[] = [];
+  const allowedOrigins = [DESKTOP_ORIGIN];
+  for (const text of allowOrigins) {
+    let origin: string | undefined;
+    try {
+      origin = new URL(text).origin;
+    } catch {
+      origin = undefined;
+    }
+    // URL gives "null" for schemes without an origin (app:, file:); take those as written.
+    if (origin === 'null' && /^[a-z][a-z0-9+.-]*:\/\/[^/?#]+$/i.test(text)) origin = text;
+    if (origin === undefined || origin === 'null' || origin !== text.replace(/\/$/, '')) problems.push(`--allow-origin ${JSON.stringify(text)} is not an origin (scheme://host[:port], nothing after)`);
+    else allowedOrigins.push(origin);
+  }
   if ((tlsCert === undefined) !== (tlsKey === undefined)) problems.push('--tls-cert and --tls-key go together');
   if (http === 'off') {
     if (tlsCert !== undefined || tlsKey !== undefined) problems.push('--tls-cert and --tls-key need the console (--http is off)');
@@ -47,7 +62,7 @@ export function parseLanConsoleOptions(http: string | undefined, tlsCert: string
   }
   if (problems.length > 0) return err(problems);
   const tls = tlsCert !== undefined && tlsKey !== undefined ? { certFile: tlsCert, keyFile: tlsKey } : undefined;
-  return ok({ kind: 'on', host, port, explicit: http !== undefined, tls });
+  return ok({ kind: 'on', host, port, explicit: http !== undefined, tls, allowedOrigins });
 }
 
 export interface LanConsole {
@@ -87,7 +102,7 @@ export async function startLanConsole(options: StartLanConsoleOptions): Promise<
     else options.warn(`console: the tokens of ${options.tokenDatabase} cannot be read (${opened.error.message}); only the start-up token works`);
   }
   const tokens: TokenVerifier = stored ? chainVerifiers(memory, stored) : memory;
-  const started = await startConsoleServer({ backend: options.backend, tokens, host: choice.host, port: choice.port, tls: choice.tls, log: options.log });
+  const started = await startConsoleServer({ backend: options.backend, tokens, host: choice.host, port: choice.port, tls: choice.tls, log: options.log, allowedOrigins: choice.allowedOrigins });
   if (!started.ok) {
     stored?.close();
     if (started.error.code === 'listenFailed' && !choice.explicit) {

@@ -91,7 +91,16 @@ export interface ConsoleServerOptions {
   readonly clock?: Clock;
   /** Problems worth an operator's attention (5xx, dropped sockets); default: none. */
   readonly log?: (line: string) => void;
+  /**
+   * Other origins whose pages may call the API and open the event stream (CORS), e.g. the desktop app's
+   * `app://console` watching this server remotely, or another server's console page. Exact origins
+   * ("https://ops.example:8347"); a token is still required for every request.
+   */
+  readonly allowedOrigins?: readonly string[];
 }
+
+/** The desktop app's renderer origin (electron/trusted-url.ts): allowed by default so it can attach. */
+export const DESKTOP_ORIGIN = 'app://console';
 
 export interface ConsoleServer {
   readonly address: { readonly host: string; readonly port: number };
@@ -269,8 +278,28 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     serveStatic(req, res, rawPath);
   };
 
+  const allowedOrigins = new Set(options.allowedOrigins ?? [DESKTOP_ORIGIN]);
   const handleApi = async (req: IncomingMessage, res: ServerResponse, rawPath: string, params: URLSearchParams): Promise<void> => {
     const method = req.method ?? 'GET';
+    const origin = req.headers.origin;
+    if (origin !== undefined && allowedOrigins.has(origin)) {
+      // CORS for an allowed origin: bearer tokens are never sent by the browser on its own, so this
+      // lets a page that holds a token use it, nothing more.
+      res.setHeader('Access-Control-Allow-Origin', origin);
+      res.setHeader('Vary', 'Origin');
+      res.setHeader('Access-Control-Expose-Headers', 'Content-Disposition, X-Handlespace-Api, Retry-After');
+      if (method === 'OPTIONS') {
+        req.resume();
+        res.writeHead(204, {
+          'Access-Control-Allow-Methods': 'GET, POST',
+          'Access-Control-Allow-Headers': 'Authorization, Content-Type',
+          'Access-Control-Max-Age': '600',
+          ...SECURITY_HEADERS,
+        });
+        res.end();
+        return;
+      }
+    }
     const source = peerAddress(req.socket.remoteAddress, req.socket.remotePort);
     const request = `${method} ${rawPath.slice(0, 300)}`;
     const auth = authenticate(req.headers, tokens, false);
@@ -508,7 +537,7 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
       } catch {
         originHost = undefined;
       }
-      if (originHost === undefined || originHost !== req.headers.host) {
+      if ((originHost === undefined || originHost !== req.headers.host) && !allowedOrigins.has(origin)) {
         return refuseUpgrade(socket, 403, consoleError('forbidden', `WebSocket from a foreign origin (${origin.slice(0, 100)}) refused`));
       }
     }
