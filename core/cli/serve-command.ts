@@ -17,7 +17,7 @@ import { parseHostPort, parseInteger } from './endpoint.js';
 import { CSP_RECEIVE_USAGE, CSP_REPORT_USAGE, CSP_SERVE_ARGS, parseCspOptions, startServeCsp, type RunningCsp } from './csp-options.js';
 import { ENRP_PARSE_OPTIONS, parseEnrpOptions, SERVE_ENRP_USAGE, startEnrp } from './enrp-options.js';
 import { waitForTerminationSignal, type CliIo } from './io.js';
-import { parseLanConsoleOptions, SERVE_CONSOLE_USAGE, startLanConsole, type LanConsole } from './serve-console.js';
+import { announcedConsoleEndpoint, parseLanConsoleOptions, SERVE_CONSOLE_USAGE, startLanConsole, type LanConsole } from './serve-console.js';
 
 export const SERVE_USAGE = `Usage: handlespace serve [options]
 
@@ -27,6 +27,8 @@ Runs the RSerPool registrar (ASAP over TCP) headless.
   --announce ADDR:PORT|off      ASAP_SERVER_ANNOUNCE group (default ${DEFAULT_ANNOUNCE.host}:${DEFAULT_ANNOUNCE.port})
   --announce-target HOST:PORT   also announce to this unicast address (repeatable)
   --announce-interval MS        announce interval (default 1000)
+  --discover ADDR:PORT|off      list registrars heard announcing here: a multicast group or a unicast
+                                address (default: the --announce group; off when announces are off)
   --id 0xHEX                    registrar identifier (default random)
   --keepalive-interval MS       keep-alive interval, ±50 % jitter (default 5000)
   --keepalive-timeout MS        keep-alive ACK timeout (default 5000)
@@ -71,6 +73,7 @@ export async function serveCommand(args: string[], io: CliIo, hooks: ServeHooks 
         asap: { type: 'string' },
         announce: { type: 'string' },
         'announce-target': { type: 'string', multiple: true },
+        discover: { type: 'string' },
         id: { type: 'string' },
         quiet: { type: 'boolean' },
         db: { type: 'string' },
@@ -125,6 +128,13 @@ export async function serveCommand(args: string[], io: CliIo, hooks: ServeHooks 
     if (value.ok) (overrides as Record<string, number>)[key] = value.value;
     else problems.push(value.error);
   }
+  let discovery: { readonly group: { host: string; port: number } } | 'off' | undefined;
+  if (v['discover'] === 'off') discovery = 'off';
+  else if (typeof v['discover'] === 'string') {
+    const group = parseHostPort(v['discover'], DEFAULT_ANNOUNCE.host, DEFAULT_ANNOUNCE.port);
+    if (group.ok) discovery = { group: group.value };
+    else problems.push(`--discover ${group.error}`);
+  }
   if (typeof v['db'] === 'string' && v['memory'] === true) problems.push('choose one of --db and --memory');
   const cspChoices = parseCspOptions(v, problems, true);
   const str = (name: string): string | undefined => (typeof v[name] === 'string' ? v[name] : undefined);
@@ -151,7 +161,7 @@ export async function serveCommand(args: string[], io: CliIo, hooks: ServeHooks 
       return 1;
     }
   }
-  const started = await startConsoleRuntime({ registrar: overrides, history: historyChoice, version: APP_VERSION, log });
+  const started = await startConsoleRuntime({ registrar: overrides, history: historyChoice, version: APP_VERSION, log, ...(discovery ? { discovery } : {}) });
   if (!started.ok) {
     io.stderr(`handlespace serve: ${started.error}\n`);
     return 1;
@@ -171,6 +181,7 @@ export async function serveCommand(args: string[], io: CliIo, hooks: ServeHooks 
     });
     registrar.on('elementRemoved', ({ element, reason, detail }) => log(`pool ${poolHandleToText(element.poolHandle)}: element 0x${element.id.toString(16)} removed (${reason}: ${detail})`));
   }
+  if (runtime.discovery) io.stdout(`discovery: listing registrars heard announcing on ${formatEndpoint(runtime.discovery.group)}\n`);
   const csp = await startServeCsp(runtime, cspChoices, io, log, quiet);
   if (!csp.ok) {
     io.stderr(`handlespace serve: ${csp.error}\n`);
@@ -198,7 +209,11 @@ export async function serveCommand(args: string[], io: CliIo, hooks: ServeHooks 
       return 1;
     }
     lanConsole = startedConsole.value;
-    if (lanConsole) hooks.onConsole?.(lanConsole);
+    if (lanConsole) {
+      // From now on the announces say where the console is, so consoles on the LAN can attach to it.
+      registrar.setConsoleEndpoint(announcedConsoleEndpoint(lanConsole.server, consoleChoice.value.tls, (line) => io.stderr(`${line}\n`)));
+      hooks.onConsole?.(lanConsole);
+    }
   }
   // ENRP last: its peers learn this registrar's elements once everything else is up.
   const enrp = enrpChoice.ok ? await startEnrp({ choice: enrpChoice.value, registrar, print: (line) => io.stdout(`${line}\n`), warn: (line) => io.stderr(`${line}\n`), log, quiet }) : undefined;
@@ -214,7 +229,8 @@ export async function serveCommand(args: string[], io: CliIo, hooks: ServeHooks 
   hooks.onStarted?.(registrar, runtime);
   const signal = await stop;
   io.stdout(`handlespace registrar: ${signal}, shutting down\n`);
-  // The console first, so no command arrives while the registrar closes.
+  // The console first, so no command arrives while the registrar closes; the announces stop naming it.
+  registrar.setConsoleEndpoint(undefined);
   await lanConsole?.close();
   await csp.value.close(); // the final CSP report goes out before the registrar closes
   // ENRP before the registrar: closing its connections must not send peers a DEL_PE for every element.

@@ -2,13 +2,17 @@
  * `handlespace serve`'s LAN console: reading `--http HOST:PORT|off`, `--tls-cert`, `--tls-key`; opening the
  * token table of the history database; creating the start-up token (an operator token that lives as long
  * as the process, printed in the console URL like Jupyter's); starting the HTTP server; and saying at start
- * what an operator must know (the URL, and a warning when tokens would cross the network in clear text).
+ * what an operator must know (the URL, and a warning when tokens would cross the network in clear text);
+ * and what the registrar's announces say about it (our Console Endpoint parameter, docs/protocol.md).
  */
+import { X509Certificate } from 'node:crypto';
+import fs from 'node:fs';
 import { DEFAULT_HTTP_PORT } from '../console/contract.js';
 import type { ConsoleBackend } from '../console/console-backend.js';
 import { consoleUrl, DESKTOP_ORIGIN, startConsoleServer, type ConsoleServer, type TlsFiles } from '../console/http-server.js';
 import { chainVerifiers, MemoryTokenStore, SqliteTokenStore, type TokenVerifier } from '../history/token-store.js';
 import { err, ok, type Result } from '../result.js';
+import { ConsoleScheme, type ConsoleEndpoint } from '../wire/types.js';
 import { parseHostPort } from './endpoint.js';
 
 export const SERVE_CONSOLE_USAGE = `  --http HOST:PORT|off          the console's web interface and API (default 127.0.0.1:${DEFAULT_HTTP_PORT}); an
@@ -127,4 +131,31 @@ export async function startLanConsole(options: StartLanConsoleOptions): Promise<
       stored?.close();
     },
   });
+}
+
+/**
+ * What the registrar's announces say about a running console: scheme, bound port, the certificate's SHA-256
+ * fingerprint (so a client can pin it, also for a self-signed certificate), and the bound host unless the
+ * console listens on every address (then the announce's source address is the one to use). A certificate
+ * that cannot be read again is announced without a fingerprint, with a warning.
+ */
+export function announcedConsoleEndpoint(server: LanConsole['server'], tls: TlsFiles | undefined, warn: (line: string) => void): ConsoleEndpoint {
+  const { host, port } = server.address;
+  const wildcard = host === '0.0.0.0' || host === '::' || host === '';
+  let tlsFingerprint: Uint8Array | undefined;
+  if (server.secure && tls) {
+    try {
+      // fingerprint256 is "AB:CD:…" over the DER bytes of the first (leaf) certificate in the file.
+      const text = new X509Certificate(fs.readFileSync(tls.certFile)).fingerprint256;
+      tlsFingerprint = Uint8Array.from(Buffer.from(text.replaceAll(':', ''), 'hex'));
+    } catch (e) {
+      warn(`console: the announces carry no TLS fingerprint: ${tls.certFile} cannot be read as a certificate (${(e as Error).message})`);
+    }
+  }
+  return {
+    scheme: server.secure ? ConsoleScheme.https : ConsoleScheme.http,
+    port,
+    ...(tlsFingerprint ? { tlsFingerprint } : {}),
+    ...(wildcard ? {} : { host }),
+  };
 }

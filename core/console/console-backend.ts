@@ -12,6 +12,7 @@ import type {
   ElementTarget,
   EventStreamMessage,
   ExportQuery,
+  HeardRegistrarView,
   HistoryPageView,
   HistoryQuery,
   Identity,
@@ -42,6 +43,8 @@ export interface ConsoleBackend {
   history(query: HistoryQuery): ConsoleResult<HistoryPageView>;
   metrics(query: MetricQuery): ConsoleResult<MetricSeriesView>;
   components(): ConsoleResult<ComponentsSnapshot>;
+  /** Registrars heard announcing on the LAN, most recently heard first; 'unavailable' when discovery is off. */
+  heardRegistrars(): ConsoleResult<readonly HeardRegistrarView[]>;
   /** Streams the export to `out` (which it ends); rows and bytes written. */
   exportHistory(query: ExportQuery, out: Writable): Promise<ConsoleResult<{ readonly rows: number; readonly bytes: number }>>;
   /**

@@ -49,10 +49,11 @@ import type {
   Snapshot,
   StreamPosition,
 } from './contract.js';
-import { API_VERSION } from './contract.js';
+import { API_VERSION, type HeardRegistrarView } from './contract.js';
 import type { AccessAttempt, ConsoleBackend } from './console-backend.js';
 import { countElement, elementView, emptyCounts, parsePoolName, policyName } from './element-view.js';
 import { EventLog } from './event-log.js';
+import type { RegistrarDiscoveryListener } from './registrar-discovery.js';
 
 export const MAX_REASON_LENGTH = 500;
 export const MIN_AFTER_DRAIN_TIMEOUT_MS = 1000;
@@ -179,6 +180,7 @@ export class ConsoleService implements ConsoleBackend {
   private closed = false;
   private enrp: EnrpServer | undefined;
   private csp: CspComponentTable | undefined;
+  private discovery: RegistrarDiscoveryListener | undefined;
 
   constructor(options: ConsoleServiceOptions) {
     this.registrar = options.registrar;
@@ -433,6 +435,20 @@ export class ConsoleService implements ConsoleBackend {
       table.off('componentUpdated', updated);
       table.off('componentDeparted', departed);
     });
+  }
+
+  /**
+   * Lists the registrars heard announcing on the LAN (heardRegistrars), this server's own marked `self`.
+   * The listener stays the caller's to close.
+   */
+  attachDiscovery(listener: RegistrarDiscoveryListener): void {
+    listener.setOwnServerId(this.registrar.serverId);
+    this.discovery = listener;
+  }
+
+  heardRegistrars(): ConsoleResult<readonly HeardRegistrarView[]> {
+    if (!this.discovery) return fail('unavailable', 'this server does not listen for registrar announces (discovery is off: serve --discover ADDR:PORT)');
+    return ok(this.discovery.heard());
   }
 
   components(): ConsoleResult<ComponentsSnapshot> {

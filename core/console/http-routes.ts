@@ -86,6 +86,7 @@ export type ApiRoute =
   | { readonly name: 'history' }
   | { readonly name: 'metrics' }
   | { readonly name: 'components' }
+  | { readonly name: 'heardRegistrars' }
   | { readonly name: 'export' }
   | { readonly name: 'events' };
 
@@ -156,6 +157,11 @@ export function matchRoute(method: string, rawPath: string): Result<ApiRoute, Ro
     if (!fixed) return err(notFound);
     const refused = allow('GET')(method);
     return refused ? err(refused) : ok(fixed);
+  }
+  if (first === 'registrars' && pool === 'heard' && segments.length === 2) {
+    // GET /registrars/heard: registrars heard announcing on the LAN (discovery).
+    const refused = allow('GET')(method);
+    return refused ? err(refused) : ok({ name: 'heardRegistrars' });
   }
   if (first !== 'pools' || pool === undefined || rest.length > 0) return err(notFound);
   if (elements !== undefined && (elements !== 'elements' || peId === undefined)) return err(notFound);

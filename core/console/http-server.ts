@@ -24,7 +24,7 @@ import { err, ok, type Result } from '../result.js';
 import type { TokenVerifier } from '../history/token-store.js';
 import { authenticate, EVENTS_SUBPROTOCOL, offeredSubprotocols, peerAddress } from './access-control.js';
 import type { ConsoleBackend } from './console-backend.js';
-import { API_PREFIX, type ConsoleError, type ConsoleResult, type ExportQuery, type Identity } from './contract.js';
+import { API_PREFIX, API_VERSION, type ConsoleError, type ConsoleResult, type ExportQuery, type Identity } from './contract.js';
 import { CLOSE_UNAUTHORIZED, DEFAULT_EVENT_SOCKET_SETTINGS, EventSockets, type EventSocketSettings } from './event-stream-socket.js';
 import {
   consoleError,
@@ -137,6 +137,19 @@ export const CONTENT_SECURITY_POLICY = [
   "object-src 'none'",
 ].join('; ');
 
+/**
+ * The page's policy when other consoles are allowed (--allow-origin): our page may also connect to those
+ * origins (and their WebSocket twins), so one console can watch several servers that allow each other.
+ */
+export function contentSecurityPolicyFor(allowedOrigins: readonly string[]): string {
+  const remote = allowedOrigins.filter((o) => /^https?:\/\//.test(o)).flatMap((o) => [o, o.replace(/^http/, 'ws')]);
+  if (remote.length === 0) return CONTENT_SECURITY_POLICY;
+  return CONTENT_SECURITY_POLICY.replace("connect-src 'self'", `connect-src 'self' ${remote.join(' ')}`);
+}
+
+/** Carries API_VERSION on every /api answer and WebSocket handshake (README: Discovery on the LAN). */
+export const API_VERSION_HEADER = 'X-Handlespace-Api';
+
 const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'Content-Security-Policy': CONTENT_SECURITY_POLICY,
   'X-Content-Type-Options': 'nosniff',
@@ -214,6 +227,7 @@ function refuseUpgrade(socket: Duplex, status: number, error: ConsoleError, extr
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': String(Buffer.byteLength(body)),
     'Cache-Control': 'no-store',
+    [API_VERSION_HEADER]: String(API_VERSION),
     Connection: 'close',
     ...extraHeaders,
   };
@@ -246,14 +260,21 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     perMessageDeflate: false,
     handleProtocols: (protocols) => (protocols.has(EVENTS_SUBPROTOCOL) ? EVENTS_SUBPROTOCOL : false),
   });
+  wss.on('headers', (headers) => headers.push(`${API_VERSION_HEADER}: ${API_VERSION}`));
 
   const rateLimited = (source: string): { retryAfter: number } | undefined => {
     const decision = limiter.take(source);
     return decision.allowed ? undefined : { retryAfter: decision.retryAfterSeconds };
   };
 
+  const allowedOrigins = new Set(options.allowedOrigins ?? [DESKTOP_ORIGIN]);
+  const pageCsp = contentSecurityPolicyFor([...allowedOrigins]);
   const handleRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+    res.setHeader('Content-Security-Policy', pageCsp);
+    // Every API answer names the contract version (also a 401 or 429), so a client can tell an
+    // incompatible server before it trusts any body.
+    if (req.url === '/api' || req.url?.startsWith('/api/') === true) res.setHeader(API_VERSION_HEADER, String(API_VERSION));
     const remote = req.socket.remoteAddress ?? 'unknown';
     const limited = rateLimited(remote);
     if (limited) {
@@ -278,7 +299,6 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     serveStatic(req, res, rawPath);
   };
 
-  const allowedOrigins = new Set(options.allowedOrigins ?? [DESKTOP_ORIGIN]);
   const handleApi = async (req: IncomingMessage, res: ServerResponse, rawPath: string, params: URLSearchParams): Promise<void> => {
     const method = req.method ?? 'GET';
     const origin = req.headers.origin;
@@ -381,6 +401,9 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
       }
       case 'components':
         if (noQuery()) sendResult(res, backend.components());
+        return;
+      case 'heardRegistrars':
+        if (noQuery()) sendResult(res, backend.heardRegistrars());
         return;
       case 'export': {
         const query = parseExportQuery(params);

@@ -203,6 +203,8 @@ export class IpcHost {
         return backend.metrics(call.query);
       case 'components':
         return backend.components();
+      case 'heardRegistrars':
+        return backend.heardRegistrars();
       default:
         return backend.command(this.identity, call.method, call.target, call.options);
     }

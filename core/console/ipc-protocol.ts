@@ -15,6 +15,7 @@ import { OPERATOR_COMMANDS } from './contract.js';
 import type {
   CommandOptions,
   ComponentsSnapshot,
+  HeardRegistrarView,
   CommandOutcome,
   ConsoleError,
   ConsoleResult,
@@ -64,7 +65,7 @@ const MAX_HISTORY_PAGE = 1000;
 // ---- calls --------------------------------------------------------------------------------------------
 
 /** The ConsoleApi capabilities the host answers with one result (export and subscribe have own messages). */
-export const QUERY_METHODS = ['identity', 'snapshot', 'pool', 'history', 'metrics', 'components'] as const;
+export const QUERY_METHODS = ['identity', 'snapshot', 'pool', 'history', 'metrics', 'components', 'heardRegistrars'] as const;
 export type QueryMethod = (typeof QUERY_METHODS)[number];
 export type CallMethod = QueryMethod | OperatorCommand;
 export const CALL_METHODS: readonly CallMethod[] = [...QUERY_METHODS, ...OPERATOR_COMMANDS];
@@ -74,6 +75,7 @@ export type CapabilityCall =
   | { readonly method: 'identity' }
   | { readonly method: 'snapshot' }
   | { readonly method: 'components' }
+  | { readonly method: 'heardRegistrars' }
   | { readonly method: 'pool'; readonly pool: string }
   | { readonly method: 'history'; readonly query: HistoryQuery }
   | { readonly method: 'metrics'; readonly query: MetricQuery }
@@ -87,6 +89,7 @@ export interface CallValues {
   history: HistoryPageView;
   metrics: MetricSeriesView;
   components: ComponentsSnapshot;
+  heardRegistrars: readonly HeardRegistrarView[];
   drain: CommandOutcome;
   ready: CommandOutcome;
   maintenance: CommandOutcome;
@@ -382,6 +385,7 @@ function readCall(method: unknown, args: unknown): CapabilityCall {
     case 'identity':
     case 'snapshot':
     case 'components':
+    case 'heardRegistrars':
       readArgs(args, 'args', 0);
       return { method };
     case 'pool': {
@@ -419,6 +423,7 @@ export function callArguments(call: CapabilityCall): readonly unknown[] {
     case 'identity':
     case 'snapshot':
     case 'components':
+    case 'heardRegistrars':
       return [];
     case 'pool':
       return [call.pool];

@@ -6,7 +6,7 @@
 import dgram from 'node:dgram';
 import type { Clock, TimerHandle } from '../clock.js';
 import { encodeMessage } from '../wire/encoder.js';
-import type { ServerTransport } from '../wire/types.js';
+import type { ConsoleEndpoint, ServerTransport } from '../wire/types.js';
 import type { Endpoint } from './options.js';
 
 export interface AnnouncerOptions {
@@ -23,15 +23,29 @@ export interface AnnouncerOptions {
 export class Announcer {
   private socket: dgram.Socket | undefined;
   private timer: TimerHandle | undefined;
-  private readonly message: Uint8Array;
+  private message: Uint8Array;
   private readonly destinations: Endpoint[];
   private sent = 0;
   private failures = 0;
   private warned = new Set<string>();
 
   constructor(private readonly options: AnnouncerOptions) {
-    this.message = encodeMessage({ protocol: 'asap', type: 'serverAnnounce', serverId: options.serverId, transports: [options.transport] });
+    this.message = this.encode(undefined);
     this.destinations = [...(options.group === 'off' ? [] : [options.group]), ...options.targets];
+  }
+
+  private encode(consoleEndpoint: ConsoleEndpoint | undefined): Uint8Array {
+    const { serverId, transport } = this.options;
+    return encodeMessage({ protocol: 'asap', type: 'serverAnnounce', serverId, transports: [transport], ...(consoleEndpoint ? { consoleEndpoint } : {}) });
+  }
+
+  /**
+   * From now on every announce carries this console endpoint (undefined: none). Sent at once, so a console
+   * that just started is discoverable without waiting an interval.
+   */
+  setConsoleEndpoint(endpoint: ConsoleEndpoint | undefined): void {
+    this.message = this.encode(endpoint);
+    this.sendOnce();
   }
 
   get announcesSent(): number {

@@ -19,6 +19,7 @@ import type {
   AsapHandleResolution,
   AsapMessage,
   AsapRegistration,
+  ConsoleEndpoint,
   ErrorCause,
   PoolElement,
   TcpTransport,
@@ -223,6 +224,14 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
 
   get announcesSent(): number {
     return this.announcer?.announcesSent ?? 0;
+  }
+
+  /**
+   * Where this registrar's console listens, carried in its announces (our Console Endpoint parameter) from
+   * now on; undefined stops it. Called by serve once the console is up (the console starts after us).
+   */
+  setConsoleEndpoint(endpoint: ConsoleEndpoint | undefined): void {
+    this.announcer?.setConsoleEndpoint(endpoint);
   }
 
   private async listen(): Promise<void> {

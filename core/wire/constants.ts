@@ -85,12 +85,16 @@ export const ParamType = {
   handleResolutionOption: 0x803f,
   /** Ours: PE Status (docs/protocol.md), action bits 10 so standard peers skip it. */
   peStatus: 0x8c01,
+  /** Ours: Console Endpoint in ASAP_SERVER_ANNOUNCE (docs/protocol.md), action bits 10 like PE Status. */
+  consoleEndpoint: 0x8c02,
 } as const;
 export type ParamTypeName = keyof typeof ParamType;
 
-/** Our extension parameter codes reserved for later features (docs/protocol.md). Not decoded yet. */
+/**
+ * Our extension parameter codes the codec leaves to other modules (docs/protocol.md): core/enrp builds and
+ * reads them; the decoder keeps them as unrecognized parameters.
+ */
 export const ReservedExtensionParam = {
-  consoleEndpoint: 0x8c02,
   adminState: 0x8c03,
 } as const;
 

@@ -19,6 +19,7 @@ import { DEFAULT_WIRE_LIMITS, type WireLimits } from './limits.js';
 import { isValidPolicyType, policyDefinition, type PolicyField } from './policy.js';
 import type {
   AsapMessage,
+  ConsoleEndpoint,
   EnrpMessage,
   ErrorCause,
   Message,
@@ -103,7 +104,8 @@ type DecodedParam =
   | (Slot & { readonly kind: 'peIdentifier'; readonly value: number })
   | (Slot & { readonly kind: 'peChecksum'; readonly value: number })
   | (Slot & { readonly kind: 'handleResolutionOption'; readonly value: number })
-  | (Slot & { readonly kind: 'peStatus'; readonly value: PeStatus });
+  | (Slot & { readonly kind: 'peStatus'; readonly value: PeStatus })
+  | (Slot & { readonly kind: 'consoleEndpoint'; readonly value: ConsoleEndpoint });
 type ParamKind = DecodedParam['kind'];
 type ValueOf = { [K in ParamKind]: Extract<DecodedParam, { kind: K }>['value'] };
 
@@ -120,6 +122,7 @@ const PARAM_LABEL: Record<ParamKind, string> = {
   peChecksum: 'PE Checksum',
   handleResolutionOption: 'Handle Resolution Option',
   peStatus: 'PE Status',
+  consoleEndpoint: 'Console Endpoint',
 };
 
 class Reader {
@@ -249,6 +252,8 @@ class Reader {
         return { kind: 'handleResolutionOption', type, offset: at, value: this.u32(v) };
       case PARAM.peStatus:
         return { kind: 'peStatus', type, offset: at, value: this.peStatus(at, length) };
+      case PARAM.consoleEndpoint:
+        return { kind: 'consoleEndpoint', type, offset: at, value: this.consoleEndpoint(at, length) };
       default:
         return this.unknown(type, at, length, depth);
     }
@@ -422,6 +427,28 @@ class Reader {
     if (reasonText !== undefined) status.reasonText = reasonText;
     return status;
   }
+
+  /** Scheme, flags (F = 0x1: a 32-byte SHA-256 fingerprint follows), port, then optional host text. */
+  private consoleEndpoint(at: number, length: number): ConsoleEndpoint {
+    const v = at + 4;
+    const end = at + length;
+    if (length < 8) this.invalid(at, length, end, `Console Endpoint must be at least 8 bytes, has ${length}`);
+    const flags = this.buf[v + 1] ?? 0;
+    const endpoint: { -readonly [K in keyof ConsoleEndpoint]: ConsoleEndpoint[K] } = { scheme: this.buf[v] ?? 0, port: this.u16(v + 2) };
+    let hostAt = v + 4;
+    if (flags & 0x1) {
+      if (length < 8 + 32) this.invalid(at, length, end, `Console Endpoint with a TLS fingerprint must be at least 40 bytes, has ${length}`);
+      endpoint.tlsFingerprint = this.buf.slice(hostAt, hostAt + 32);
+      hostAt += 32;
+    }
+    if (hostAt < end) {
+      const host = this.buf.subarray(hostAt, end);
+      // Printable ASCII only: the host ends up in a URL an operator clicks, so nothing may hide in it.
+      if (host.length > 255 || host.some((b) => b < 0x21 || b > 0x7e)) this.invalid(at, length, end, 'Console Endpoint host is not 1-255 printable ASCII characters');
+      endpoint.host = String.fromCharCode(...host);
+    }
+    return endpoint;
+  }
 }
 
 function isServerTransport(t: UserTransport): t is ServerTransport {
@@ -575,11 +602,12 @@ function decodeAsap(reader: Reader, type: number, flags: number, end: number): A
       if (end < 8) reader.invalid(0, end, end, 'ASAP_SERVER_ANNOUNCE shorter than its server identifier', RULE_HEADER);
       const p = paramSet(reader, 8, end);
       const transports = p.all('transport');
+      const consoleEndpoint = p.optional('consoleEndpoint');
       p.done();
       for (const t of transports) {
         if (!isServerTransport(t)) reader.invalid(8, end - 8, end, 'ASAP_SERVER_ANNOUNCE may carry only SCTP and TCP transport parameters (RFC 5352 §2.2.10)');
       }
-      m = { protocol: 'asap', type: 'serverAnnounce', serverId: reader.u32(4), transports: transports.filter(isServerTransport) };
+      m = { protocol: 'asap', type: 'serverAnnounce', serverId: reader.u32(4), transports: transports.filter(isServerTransport), ...(consoleEndpoint ? { consoleEndpoint } : {}) };
       break;
     }
     case ASAP.cookie:

@@ -10,6 +10,7 @@ import { policyDefinition } from './policy.js';
 import type {
   AsapHandleResolutionResponse,
   AsapMessage,
+  ConsoleEndpoint,
   EnrpMessage,
   ErrorCause,
   Message,
@@ -176,6 +177,29 @@ export function writePeStatus(w: ByteWriter, status: PeStatus): void {
   w.end(start);
 }
 
+/** Longest host text in a Console Endpoint (a DNS name's limit); longer is a caller bug. */
+export const MAX_CONSOLE_HOST_LENGTH = 255;
+/** SHA-256 digest length. */
+export const CONSOLE_FINGERPRINT_LENGTH = 32;
+
+export function writeConsoleEndpoint(w: ByteWriter, endpoint: ConsoleEndpoint): void {
+  const start = w.begin(PARAM.consoleEndpoint);
+  w.u8(checkUint(endpoint.scheme, 8, 'scheme'));
+  w.u8(endpoint.tlsFingerprint !== undefined ? 0x1 : 0);
+  w.u16(checkUint(endpoint.port, 16, 'console port'));
+  if (endpoint.tlsFingerprint !== undefined) {
+    if (endpoint.tlsFingerprint.length !== CONSOLE_FINGERPRINT_LENGTH) throw new RangeError(`a TLS fingerprint is ${CONSOLE_FINGERPRINT_LENGTH} bytes (SHA-256), not ${endpoint.tlsFingerprint.length}`);
+    w.bytes(endpoint.tlsFingerprint);
+  }
+  if (endpoint.host !== undefined && endpoint.host !== '') {
+    if (endpoint.host.length > MAX_CONSOLE_HOST_LENGTH || !/^[\x21-\x7e]+$/.test(endpoint.host)) {
+      throw new RangeError(`console host ${JSON.stringify(endpoint.host.slice(0, 80))} is not 1-${MAX_CONSOLE_HOST_LENGTH} printable ASCII characters`);
+    }
+    w.bytes(textEncoder.encode(endpoint.host));
+  }
+  w.end(start);
+}
+
 function writeUnrecognized(w: ByteWriter, params: readonly UnrecognizedParameter[] | undefined): void {
   if (!params) return;
   for (const param of params) {
@@ -254,6 +278,7 @@ function writeAsap(w: ByteWriter, m: AsapMessage): void {
       w.u16(0);
       w.u32(checkUint(m.serverId, 32, 'server identifier'));
       for (const transport of m.transports) writeTransport(w, transport);
+      if (m.consoleEndpoint) writeConsoleEndpoint(w, m.consoleEndpoint);
       break;
     case 'cookie':
     case 'cookieEcho':

@@ -7,13 +7,13 @@ import { err, ok, type Result } from '../result.js';
 import { AsapType, Cause, EnrpType, nameOf } from './constants.js';
 import { encodeMessage } from './encoder.js';
 import { policyDefinition } from './policy.js';
-import { PeStatusCode, PeStatusReason, type Message } from './types.js';
+import { ConsoleScheme, PeStatusCode, PeStatusReason, type Message } from './types.js';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 const HEX_ID_KEYS = new Set(['id', 'homeServerId', 'peId', 'serverId', 'senderServerId', 'receiverServerId', 'targetServerId', 'replacementPeId']);
 const POLICY_KEYS = new Set(['policy', 'overallPolicy']);
-const DERIVED_KEYS = new Set(['typeCode', 'typeName', 'name', 'statusName', 'reasonName', 'policyName', 'causeName']);
+const DERIVED_KEYS = new Set(['typeCode', 'typeName', 'name', 'statusName', 'reasonName', 'policyName', 'causeName', 'schemeName']);
 
 export function hex32(value: number): string {
   return `0x${value.toString(16).padStart(8, '0')}`;
@@ -64,6 +64,11 @@ function toJson(value: unknown, key: string): Json {
     for (const [k, v] of Object.entries(record)) out[k] = toJson(v, k);
     out['statusName'] = (nameOf(PeStatusCode, Number(record['status'])) as string | undefined) ?? 'unknown';
     out['reasonName'] = (nameOf(PeStatusReason, Number(record['reason'])) as string | undefined) ?? 'unknown';
+    return out;
+  }
+  if (key === 'consoleEndpoint') {
+    for (const [k, v] of Object.entries(record)) out[k] = toJson(v, k);
+    out['schemeName'] = (nameOf(ConsoleScheme, Number(record['scheme'])) as string | undefined) ?? 'unknown';
     return out;
   }
   for (const [k, v] of Object.entries(record)) out[k] = toJson(v, k);

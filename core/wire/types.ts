@@ -150,6 +150,26 @@ export interface PeStatus {
   readonly reasonText?: string;
 }
 
+/** Scheme values of the Console Endpoint extension parameter (docs/protocol.md). */
+export const ConsoleScheme = {
+  http: 1,
+  https: 2,
+} as const;
+
+/**
+ * Our Console Endpoint extension in ASAP_SERVER_ANNOUNCE: where the announcing registrar's console (HTTP
+ * API and web interface) listens, so a discovered registrar can be attached without typing its address.
+ */
+export interface ConsoleEndpoint {
+  /** A ConsoleScheme value; unknown values are kept so a newer registrar's announce stays readable. */
+  readonly scheme: number;
+  readonly port: number;
+  /** SHA-256 of the console's TLS certificate (DER), 32 bytes; absent without TLS. */
+  readonly tlsFingerprint?: Uint8Array;
+  /** Host name or address to use; absent: the announce's source address. ASCII, at most 255 bytes. */
+  readonly host?: string;
+}
+
 /** An unknown parameter that the action bits told us to skip (10) or skip and report (11). */
 export interface UnrecognizedParameter {
   readonly type: number;
@@ -235,6 +255,8 @@ export interface AsapServerAnnounce extends MessageBase {
   readonly type: 'serverAnnounce';
   readonly serverId: number;
   readonly transports: readonly ServerTransport[];
+  /** Our Console Endpoint extension; RSPLIB registrars (and ours with the console off) send none. */
+  readonly consoleEndpoint?: ConsoleEndpoint;
 }
 export interface AsapCookie extends MessageBase {
   readonly protocol: 'asap';

@@ -8,7 +8,7 @@
  * parameters, policy types tshark does not know, Opaque Transport, cause 0x0).
  */
 import { policyDefinition } from '../../core/wire/policy.js';
-import type { ErrorCause, Message, PeStatus, Policy, PoolElement, ServerInformation, UnrecognizedParameter, UserTransport } from '../../core/wire/types.js';
+import type { ConsoleEndpoint, ErrorCause, Message, PeStatus, Policy, PoolElement, ServerInformation, UnrecognizedParameter, UserTransport } from '../../core/wire/types.js';
 
 export type Protocol = Message['protocol'];
 
@@ -415,6 +415,22 @@ export class FieldExpectations {
     });
   }
 
+  /** Console Endpoint (0x8c02) is unknown to tshark too: the whole value as raw bytes, rebuilt from the model. */
+  consoleEndpoint(endpoint: ConsoleEndpoint): number {
+    const fingerprint = endpoint.tlsFingerprint ?? new Uint8Array(0);
+    const host = utf8(endpoint.host ?? '');
+    const value = new Uint8Array(4 + fingerprint.length + host.length);
+    value[0] = endpoint.scheme;
+    value[1] = endpoint.tlsFingerprint ? 0x1 : 0;
+    new DataView(value.buffer).setUint16(2, endpoint.port);
+    value.set(fingerprint, 4);
+    value.set(host, 4 + fingerprint.length);
+    return this.param(0x8c02, () => {
+      this.add('parameter_value', hex(value));
+      return value.length;
+    });
+  }
+
   unrecognized(u: UnrecognizedParameter): number {
     return this.param(u.type, () => {
       if (u.value.length > 0) this.add('parameter_value', hex(u.value));
@@ -555,6 +571,7 @@ export function expectationsFor(m: Message): FieldExpectations {
         fixed = 4;
         e.add('server_identifier', num(m.serverId));
         for (const t of m.transports) params.push(e.transport(t));
+        if (m.consoleEndpoint) params.push(e.consoleEndpoint(m.consoleEndpoint));
         break;
       case 'cookie':
       case 'cookieEcho':

@@ -38,6 +38,7 @@ function stubBackend(overrides: Partial<ConsoleBackend> = {}): ConsoleBackend {
     history: () => err({ code: 'unavailable', message: 'none' }),
     metrics: () => err({ code: 'unavailable', message: 'none' }),
     components: () => err({ code: 'unavailable', message: 'none' }),
+    heardRegistrars: () => ok([]),
     exportHistory: async (_query: ExportQuery, out: Writable) => {
       out.end('a,b\n');
       return ok({ rows: 1, bytes: 4 });

@@ -30,6 +30,7 @@ test('valid calls come back typed, and callArguments restores what was sent', ()
     ['metrics', [{ pool: 'echo', from: 1, to: 2 }]],
     ['metrics', [{ pool: 'echo', from: 1, to: 2, intervalMs: 60_000 }]],
     ['components', []],
+    ['heardRegistrars', []],
     ['drain', [target, options]],
     ['ready', [target, { reason: '' }]],
     ['maintenance', [target, { reason: 'x', force: true, afterDrainTimeoutMs: 60_000 }]],
@@ -42,7 +43,7 @@ test('valid calls come back typed, and callArguments restores what was sent', ()
     assert.equal(parsed.value.method, method);
     assert.deepEqual(callArguments(parsed.value), args, method);
   }
-  assert.deepEqual(CALL_METHODS, ['identity', 'snapshot', 'pool', 'history', 'metrics', 'components', 'drain', 'ready', 'maintenance', 'failover', 'deregister']);
+  assert.deepEqual(CALL_METHODS, ['identity', 'snapshot', 'pool', 'history', 'metrics', 'components', 'heardRegistrars', 'drain', 'ready', 'maintenance', 'failover', 'deregister']);
 });
 
 test('history without a query is the default query', () => {
