@@ -7,12 +7,13 @@
  */
 import path from 'node:path';
 import process from 'node:process';
-import { app, BrowserWindow, dialog, ipcMain, Menu, Notification, screen, session, shell, type WebContents } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, Menu, Notification, safeStorage, screen, session, shell, type WebContents } from 'electron';
 import type { ExportFormatName, ExportQuery } from '../core/console/contract.js';
 import { HISTORY_FILE, PRODUCT_FOLDER } from '../core/console/data-dir.js';
 import type { AppInfo, CoreHostStatus, DesktopChannel } from '../renderer/src/desktop-bridge.js';
 import { applicationMenuTemplate } from './app-menu.js';
 import { registerConsoleIpc } from './console-ipc.js';
+import { CONNECTIONS_FILE, loadConnections, saveConnections } from './saved-connections.js';
 import { startCoreHost } from './core-host.js';
 import type { CoreHostClient } from './core-host-client.js';
 import { EXPORT_FILTERS, exportTarget, suggestedExportName } from './export-file.js';
@@ -27,6 +28,8 @@ const CHANNEL = {
   appInfo: 'desktop:get-app-info',
   coreStatus: 'desktop:core-status',
   coreStatusChanged: 'desktop:core-status-changed',
+  loadConnections: 'desktop:load-connections',
+  saveConnections: 'desktop:save-connections',
 } as const satisfies Record<string, DesktopChannel>;
 /** Compiled layout: dist/electron/main.js beside dist/renderer/ (vite) and dist/electron/preload.cjs. */
 const RENDERER_ROOT = path.join(import.meta.dirname, '..', 'renderer');
@@ -230,7 +233,12 @@ function openDataFolder(): void {
 
 async function start(): Promise<void> {
   denyPermissions(session.defaultSession);
-  serveRendererOverAppProtocol(RENDERER_ROOT);
+  // The page's CSP names the attached remote consoles; it is fixed when the page loads, so a change of that
+  // list reloads the window (the renderer reads the saved list again at start).
+  let remoteOrigins: readonly string[] = [];
+  const saved = await loadConnections(dataPath(CONNECTIONS_FILE), safeStorage);
+  remoteOrigins = saved.remotes.map((remote) => remote.url);
+  serveRendererOverAppProtocol(RENDERER_ROOT, () => remoteOrigins);
   const host = startCoreHost({
     start: { history: { kind: 'file', path: dataPath(HISTORY_FILE) }, version: app.getVersion() },
     onStatus: coreStatusChanged,
@@ -245,6 +253,23 @@ async function start(): Promise<void> {
   ipcMain.handle(CHANNEL.coreStatus, (event) => {
     assertTrustedSender(event);
     return host.status;
+  });
+  // Remote consoles and their tokens: encrypted with the OS keychain, validated in saved-connections.ts.
+  ipcMain.handle(CHANNEL.loadConnections, async (event) => {
+    assertTrustedSender(event);
+    return { ok: true, value: await loadConnections(dataPath(CONNECTIONS_FILE), safeStorage) };
+  });
+  ipcMain.handle(CHANNEL.saveConnections, async (event, list: unknown) => {
+    assertTrustedSender(event);
+    const result = await saveConnections(dataPath(CONNECTIONS_FILE), list, safeStorage);
+    if (result.ok) {
+      const next = result.value.remotes.map((remote) => remote.url);
+      const changed = next.length !== remoteOrigins.length || next.some((url) => !remoteOrigins.includes(url));
+      remoteOrigins = next;
+      // After the answer reaches the renderer: reload so the new CSP lets it reach the attached consoles.
+      if (changed) setTimeout(() => event.sender.reload(), 50);
+    }
+    return result;
   });
   Menu.setApplicationMenu(
     Menu.buildFromTemplate(

@@ -9,7 +9,7 @@
  */
 import electron = require('electron');
 import type { ConsoleApi, ConsoleResult, EventStreamMessage, StreamPosition } from '../core/console/contract.js';
-import type { AppInfo, ConsoleCallName, CoreHostStatus, DesktopBridge, DesktopChannel } from '../renderer/src/desktop-bridge.js';
+import type { AppInfo, ConsoleCallName, CoreHostStatus, DesktopBridge, DesktopChannel, SavedConnections, SavedConnectionsState } from '../renderer/src/desktop-bridge.js';
 
 const { contextBridge, ipcRenderer } = electron;
 
@@ -17,6 +17,8 @@ const CHANNEL = {
   appInfo: 'desktop:get-app-info',
   coreStatus: 'desktop:core-status',
   coreStatusChanged: 'desktop:core-status-changed',
+  loadConnections: 'desktop:load-connections',
+  saveConnections: 'desktop:save-connections',
   subscribe: 'console:subscribe',
   unsubscribe: 'console:unsubscribe',
   event: 'console:event',
@@ -46,6 +48,7 @@ const consoleApi = {
   history: (query) => invokeConsole('history', query),
   metrics: (query) => invokeConsole('metrics', query),
   components: () => invokeConsole('components'),
+  heardRegistrars: () => invokeConsole('heardRegistrars'),
   exportHistory: (query) => invokeConsole('exportHistory', query),
   drain: (target, options) => invokeConsole('drain', target, options),
   ready: (target, options) => invokeConsole('ready', target, options),
@@ -78,6 +81,9 @@ const bridge = {
     ipcRenderer.on(CHANNEL.coreStatusChanged, handler);
     return () => void ipcRenderer.removeListener(CHANNEL.coreStatusChanged, handler);
   },
+  loadConnections: (): Promise<ConsoleResult<SavedConnectionsState>> => ipcRenderer.invoke(CHANNEL.loadConnections) as Promise<ConsoleResult<SavedConnectionsState>>,
+  saveConnections: (list: SavedConnections): Promise<ConsoleResult<SavedConnectionsState>> =>
+    ipcRenderer.invoke(CHANNEL.saveConnections, list) as Promise<ConsoleResult<SavedConnectionsState>>,
 } satisfies DesktopBridge;
 
 contextBridge.exposeInMainWorld('handlespaceDesktop', bridge);

@@ -50,6 +50,27 @@ export function buildContentSecurityPolicy(directives: CspDirectives): string {
 export const CONTENT_SECURITY_POLICY = buildContentSecurityPolicy(RENDERER_CSP_DIRECTIVES);
 
 /**
+ * The policy with the remote consoles the operator attached (saved-connections.ts): the renderer may also
+ * connect to exactly those origins and their WebSocket twins — never a whole scheme or a wildcard. Anything
+ * that is not a plain http(s) origin is left out.
+ */
+export function rendererCspFor(remoteOrigins: readonly string[]): string {
+  const extra: string[] = [];
+  for (const text of remoteOrigins) {
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      continue;
+    }
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== text || url.username !== '' || url.password !== '') continue;
+    extra.push(url.origin, `${url.protocol === 'https:' ? 'wss:' : 'ws:'}//${url.host}`);
+  }
+  if (extra.length === 0) return CONTENT_SECURITY_POLICY;
+  return buildContentSecurityPolicy({ ...RENDERER_CSP_DIRECTIVES, 'connect-src': [...(RENDERER_CSP_DIRECTIVES['connect-src'] ?? ["'self'"]), ...new Set(extra)] });
+}
+
+/**
  * Permissions granted to web content. Only writing to the clipboard (the console's copy buttons), and only
  * for our own renderer; notifications come from the main process, never from the page.
  */

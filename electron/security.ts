@@ -5,15 +5,15 @@
  */
 import { readFile } from 'node:fs/promises';
 import { protocol, shell, type IpcMainInvokeEvent, type Session, type WebContents } from 'electron';
-import { CONTENT_SECURITY_POLICY, decideNavigation, decideWindowOpen, isPermissionGranted, isTrustedIpcSender } from './security-policy.js';
+import { CONTENT_SECURITY_POLICY, rendererCspFor, decideNavigation, decideWindowOpen, isPermissionGranted, isTrustedIpcSender } from './security-policy.js';
 import { APP_SCHEME, contentTypeFor, parseExternalUrl, resolveAppAsset } from './trusted-url.js';
 
 export { CONTENT_SECURITY_POLICY };
 
-function responseHeaders(contentType: string): Headers {
+function responseHeaders(contentType: string, csp: string = CONTENT_SECURITY_POLICY): Headers {
   return new Headers({
     'Content-Type': contentType,
-    'Content-Security-Policy': CONTENT_SECURITY_POLICY,
+    'Content-Security-Policy': csp,
     'X-Content-Type-Options': 'nosniff',
     'Cross-Origin-Opener-Policy': 'same-origin',
     'Referrer-Policy': 'no-referrer',
@@ -27,8 +27,11 @@ export function registerAppSchemePrivileges(): void {
   ]);
 }
 
-/** Serves the built renderer (dist/renderer) on app://console/ for the default session. */
-export function serveRendererOverAppProtocol(rendererRoot: string): void {
+/**
+ * Serves the built renderer (dist/renderer) on app://console/ for the default session. `remoteOrigins`
+ * gives the attached remote consoles at the time a page loads (its CSP lets the page reach exactly those).
+ */
+export function serveRendererOverAppProtocol(rendererRoot: string, remoteOrigins: () => readonly string[] = () => []): void {
   protocol.handle(APP_SCHEME, async (request) => {
     const asset = resolveAppAsset(request.url, rendererRoot);
     if (!asset.ok) {
@@ -37,7 +40,7 @@ export function serveRendererOverAppProtocol(rendererRoot: string): void {
     }
     try {
       const body = await readFile(asset.value);
-      return new Response(new Uint8Array(body), { status: 200, headers: responseHeaders(contentTypeFor(asset.value)) });
+      return new Response(new Uint8Array(body), { status: 200, headers: responseHeaders(contentTypeFor(asset.value), rendererCspFor(remoteOrigins())) });
     } catch (error) {
       const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
       if (!missing) console.error(`app:// could not read ${asset.value}:`, error);

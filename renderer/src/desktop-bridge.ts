@@ -3,7 +3,7 @@
  * the console runs in the desktop app. In a LAN browser the property is absent. Types only: the sandboxed
  * preload cannot load modules, so it restates the channel names and `satisfies` these types instead.
  */
-import type { ConsoleApi } from '../../core/console/contract.js';
+import type { ConsoleApi, ConsoleResult } from '../../core/console/contract.js';
 
 /** Versions shown in the console's footer and in bug reports. */
 export interface AppInfo {
@@ -31,6 +31,29 @@ export type CoreHostStatus =
   | { readonly state: 'restarting'; readonly attempt: number; readonly retryInMs: number; readonly reason: string }
   | { readonly state: 'stopped'; readonly reason: string };
 
+/** A remote `handlespace serve` console the app watches besides (or instead of) its embedded registrar. */
+export interface SavedConnection {
+  /** The console's origin, "http(s)://HOST:PORT". */
+  readonly url: string;
+  readonly label: string;
+  /** Null: kept without its token (encryption unavailable); the console asks for it again. */
+  readonly token: string | null;
+}
+
+/** The connection list as the renderer hands it to the main process to keep. */
+export interface SavedConnections {
+  /** Whether the embedded registrar is watched (on by default). */
+  readonly embedded: boolean;
+  readonly remotes: readonly SavedConnection[];
+}
+
+export interface SavedConnectionsState extends SavedConnections {
+  /** Whether tokens can be kept (safeStorage encryption is available on this system). */
+  readonly tokensKept: boolean;
+  /** What the operator should know (tokens not kept, a damaged file ignored); null when all is well. */
+  readonly note: string | null;
+}
+
 /** One named function per capability; never a generic invoke(channel). */
 export interface DesktopBridge {
   getAppInfo(): Promise<AppInfo>;
@@ -39,6 +62,13 @@ export interface DesktopBridge {
   coreStatus(): Promise<CoreHostStatus>;
   /** Returns the function that stops listening. */
   onCoreStatus(listener: (status: CoreHostStatus) => void): () => void;
+  /** The saved connection list, tokens decrypted with the OS keychain (Electron safeStorage). */
+  loadConnections(): Promise<ConsoleResult<SavedConnectionsState>>;
+  /**
+   * Keeps the list: each token encrypted with safeStorage; when encryption is unavailable the list is kept
+   * without tokens (never in plain text) and the answer says so.
+   */
+  saveConnections(list: SavedConnections): Promise<ConsoleResult<SavedConnectionsState>>;
 }
 
 /** The ConsoleApi capabilities answered with one ConsoleResult (subscribe has channels of its own). */
@@ -50,6 +80,8 @@ export type DesktopChannel =
   | 'desktop:core-status'
   /** main → renderer: a CoreHostStatus. */
   | 'desktop:core-status-changed'
+  | 'desktop:load-connections'
+  | 'desktop:save-connections'
   | `console:${ConsoleCallName}`
   | 'console:subscribe'
   | 'console:unsubscribe'

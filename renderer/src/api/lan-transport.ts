@@ -17,6 +17,7 @@ import {
   type EventStreamMessage,
   type ExportOutcome,
   type ExportQuery,
+  type HeardRegistrarView,
   type HistoryPageView,
   type HistoryQuery,
   type Identity,
@@ -106,7 +107,15 @@ export class LanConsoleApi implements ConsoleApi {
     return `${this.origin}${API_PREFIX}${path}${query}`;
   }
 
+  /** The origin this transport talks to ("http://host:port"). */
+  get serverOrigin(): string {
+    return this.origin;
+  }
+
   private async request<T>(method: 'GET' | 'POST', path: string, params?: URLSearchParams, body?: unknown): Promise<ConsoleResult<T>> {
+    // A refused token stays refused: no request leaves until the user gives another token (a new transport),
+    // so a wrong token cannot turn into a stream of 401s.
+    if (this.status.state === 'unauthorized') return failure('unauthorized', 'the server refused the token; give another one');
     let response: Response;
     try {
       response = await this.fetchImpl(this.url(path, params), {
@@ -148,6 +157,10 @@ export class LanConsoleApi implements ConsoleApi {
 
   components(): Promise<ConsoleResult<ComponentsSnapshot>> {
     return this.request<ComponentsSnapshot>('GET', '/components');
+  }
+
+  heardRegistrars(): Promise<ConsoleResult<readonly HeardRegistrarView[]>> {
+    return this.request<readonly HeardRegistrarView[]>('GET', '/registrars/heard');
   }
 
   async exportHistory(query: ExportQuery): Promise<ConsoleResult<ExportOutcome>> {
@@ -211,6 +224,7 @@ export class LanConsoleApi implements ConsoleApi {
     let ended = false;
 
     const open = (): void => {
+      if (this.status.state === 'unauthorized') return;
       const url = new URL(this.url('/events'));
       url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
       if (resumeFrom) {

@@ -6,20 +6,21 @@
  * Element data lives in plain Maps, not deep Svelte state: with 10,000 elements and 100 events/s, views
  * follow small `revision` counters and read the maps, so one update costs one row, not a re-proxied pool.
  */
-import type {
-  AuditView,
-  ConsoleApi,
-  ConsoleEvent,
-  ElementView,
-  EventStreamMessage,
-  Identity,
-  PoolCounts,
-  PoolUserView,
-  PoolView,
-  RegistrarInfo,
-  RegistrarPeerView,
-  ComponentView,
-  Snapshot,
+import {
+  API_VERSION,
+  type AuditView,
+  type ConsoleApi,
+  type ConsoleEvent,
+  type ElementView,
+  type EventStreamMessage,
+  type Identity,
+  type PoolCounts,
+  type PoolUserView,
+  type PoolView,
+  type RegistrarInfo,
+  type RegistrarPeerView,
+  type ComponentView,
+  type Snapshot,
 } from '../../../core/console/contract.js';
 import type { ConnectionState, ConnectionWatch } from '../api/connection-state.js';
 import { countElement, emptyCounts } from './element-order.js';
@@ -34,6 +35,17 @@ const CHANGE_LOG_LIMIT = 4096;
 function handleHexOf(name: string): string {
   if (/^0x[0-9a-f]*$/i.test(name)) return name.toLowerCase();
   return `0x${Array.from(new TextEncoder().encode(name), (b) => b.toString(16).padStart(2, '0')).join('')}`;
+}
+
+/**
+ * Why this console cannot command a server, or null when it can: a server speaking another ConsoleApi
+ * version (or none: older than the version contract) may mean something else by the same request.
+ */
+export function apiIncompatibility(registrar: Pick<RegistrarInfo, 'apiVersion' | 'version'>): string | null {
+  const theirs: unknown = registrar.apiVersion;
+  if (theirs === API_VERSION) return null;
+  const said = typeof theirs === 'number' ? `API version ${theirs}` : 'no API version (older than the version contract)';
+  return `the server (handlespace ${registrar.version}) speaks ${said}, this console speaks API version ${API_VERSION}: commands are refused, update the older side`;
 }
 
 export class PoolModel {
@@ -138,6 +150,8 @@ export class LiveModel {
   connectionDetail = $state('');
   identity = $state.raw<Identity | null>(null);
   registrar = $state.raw<RegistrarInfo | null>(null);
+  /** Why the server's API version is not ours (commands are refused then); null when compatible. */
+  incompatible = $state<string | null>(null);
   /** Server clock minus local clock at the last snapshot, so uptime reads the server's clock. */
   clockOffset = 0;
   epoch = $state('');
@@ -184,7 +198,7 @@ export class LiveModel {
   }
 
   get canCommand(): boolean {
-    return this.identity?.role === 'operator';
+    return this.identity?.role === 'operator' && this.incompatible === null;
   }
 
   start(): void {
@@ -224,6 +238,7 @@ export class LiveModel {
   /** Replaces everything with a snapshot (first load and every resync). */
   replace(snapshot: Snapshot): void {
     this.registrar = snapshot.registrar;
+    this.incompatible = apiIncompatibility(snapshot.registrar);
     this.clockOffset = snapshot.registrar.now - Date.now();
     this.pools.clear();
     for (const view of snapshot.pools) this.pools.set(view.name, this.poolFrom(view, snapshot.registrar.now));

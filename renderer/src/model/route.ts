@@ -6,7 +6,9 @@ export type Route =
   | { readonly view: 'charts'; readonly pool: string | null }
   | { readonly view: 'history' }
   | { readonly view: 'registrars' }
-  | { readonly view: 'components' };
+  | { readonly view: 'components' }
+  | { readonly view: 'connections' }
+  | { readonly view: 'all' };
 
 export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/').map((part) => {
@@ -31,6 +33,10 @@ export function parseRoute(hash: string): Route {
       return { view: 'registrars' };
     case 'components':
       return { view: 'components' };
+    case 'connections':
+      return { view: 'connections' };
+    case 'all':
+      return { view: 'all' };
     default:
       return { view: 'overview' };
   }
