@@ -38,6 +38,7 @@ Every other option goes to serve (handlespace serve --help). Defaults that diffe
 stays on this machine and out of real records:
   --asap 127.0.0.1:3863         (serve: 0.0.0.0:3863)
   --announce off                (serve: multicast announces that pool users on the LAN would follow)
+  --enrp off                    (serve: ENRP on 0.0.0.0:9901 with multicast presence), unless --enrp or --peer
   --memory                      the history goes to a temporary file deleted at exit, unless --db PATH
 `;
 
@@ -144,6 +145,8 @@ export async function demoCommand(args: string[], io: CliIo, hooks: DemoHooks = 
   const defaults = [
     ...(gives(serveArgs, 'asap') ? [] : ['--asap', '127.0.0.1:3863']),
     ...(gives(serveArgs, 'announce') ? [] : ['--announce', 'off']),
+    // No peering with real registrars on the network either, unless asked for.
+    ...(gives(serveArgs, 'enrp') || gives(serveArgs, 'peer') ? [] : ['--enrp', 'off']),
     ...(gives(serveArgs, 'db') || gives(serveArgs, 'memory') ? [] : ['--memory']),
   ];
   // Listen for SIGINT / SIGTERM before anything starts, so an early signal still stops everything cleanly.
