@@ -13,20 +13,10 @@ import { fileURLToPath } from 'node:url';
 import Sqlite from 'better-sqlite3';
 import { openHistoryDatabase } from '../../../core/history/database.js';
 import { tempDir } from '../../unit/history/helpers.js';
+import { seededRandom as seeded } from '../../support/seeded-random.js';
 
 const child = path.join(path.dirname(fileURLToPath(import.meta.url)), 'crash-child.ts');
 
-/** sfc32-style small PRNG so a failing seed can be replayed (printed in the diagnostics). */
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Round {
   readonly acked: number[];

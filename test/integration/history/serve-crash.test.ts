@@ -24,6 +24,7 @@ import { PolicyType } from '../../../core/wire/policy.js';
 import type { PoolElement } from '../../../core/wire/types.js';
 import { AsapTestPeer, handle } from '../../support/asap-test-peer.js';
 import { tempDir } from '../../unit/history/helpers.js';
+import { seededRandom as seeded } from '../../support/seeded-random.js';
 
 const bin = fileURLToPath(new URL('../../../bin/handlespace.mjs', import.meta.url));
 
@@ -34,17 +35,6 @@ const POOLS = ['crash-a', 'crash-b', 'crash-c'];
 /** PE identifiers of round r, connection c start at (r + 1) * 0x1000000 + c * 0x100000. */
 const roundBase = (round: number, connection: number): number => (round + 1) * 0x1000000 + connection * 0x100000;
 
-/** sfc32-style small PRNG so a failing seed can be replayed. */
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const element = (id: number, load: number): PoolElement => ({
   id,
