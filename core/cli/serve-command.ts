@@ -161,7 +161,9 @@ export async function serveCommand(args: string[], io: CliIo, hooks: ServeHooks 
       return 1;
     }
   }
-  const started = await startConsoleRuntime({ registrar: overrides, history: historyChoice, version: APP_VERSION, log, ...(discovery ? { discovery } : {}) });
+  // With ENRP, ASAP opens only once the handlespace is in from a mentor (RFC 5353 §3.3): see below.
+  const deferListen = enrpChoice.ok && enrpChoice.value.kind !== 'off';
+  const started = await startConsoleRuntime({ registrar: overrides, registrarOptions: { deferListen }, history: historyChoice, version: APP_VERSION, log, ...(discovery ? { discovery } : {}) });
   if (!started.ok) {
     io.stderr(`handlespace serve: ${started.error}\n`);
     return 1;
@@ -173,8 +175,6 @@ export async function serveCommand(args: string[], io: CliIo, hooks: ServeHooks 
     io.stdout(`history: ${historyChoice.kind === 'temporary' ? 'temporary file ' : ''}${history.file} (schema ${m.to}${m.applied.length > 0 ? `, migrated from ${m.from}` : ''})\n`);
     if (runtime.restoredAdminStates > 0) io.stdout(`history: ${runtime.restoredAdminStates} operator admin state(s) kept from earlier runs, re-applied when those elements register\n`);
   }
-  const settings = { ...registrar.settings, asap: { host: registrar.asapAddress.host, port: registrar.asapAddress.port } };
-  io.stdout(`handlespace registrar listening on ${formatEndpoint(settings.asap)} (ASAP over TCP)\n${describeSettings(settings).map((l) => `  ${l}`).join('\n')}\n`);
   if (!quiet) {
     registrar.on('elementRegistered', ({ element, outcome }) => {
       if (outcome.kind === 'registered') log(`pool ${poolHandleToText(element.poolHandle)}: element 0x${element.id.toString(16)} registered`);
@@ -226,6 +226,26 @@ export async function serveCommand(args: string[], io: CliIo, hooks: ServeHooks 
   }
   // The console's Registrars view, the peer events in the history, admin states learned from peers.
   if (enrp?.value) runtime.console.attachEnrp(enrp.value);
+  const enrpServer = enrp?.value;
+  if (enrpServer && !enrpServer.serving) {
+    // Pool elements and users are served only with the handlespace the mentor sends (bounded by the
+    // mentor discovery timeout and the download; alone by configuration it is at once).
+    if (!quiet) log('ENRP: waiting for the handlespace from a mentor before serving ASAP');
+    await Promise.race([new Promise<void>((resolve) => enrpServer.once('synced', () => resolve())), stop]);
+  }
+  try {
+    await registrar.startListening();
+  } catch (e) {
+    io.stderr(`handlespace serve: cannot start the registrar: ${(e as Error).message}\n`);
+    registrar.setConsoleEndpoint(undefined);
+    await lanConsole?.close();
+    await csp.value.close();
+    await enrpServer?.close();
+    await runtime.close('ASAP failed to listen');
+    return 1;
+  }
+  const settings = { ...registrar.settings, asap: { host: registrar.asapAddress.host, port: registrar.asapAddress.port } };
+  io.stdout(`handlespace registrar listening on ${formatEndpoint(settings.asap)} (ASAP over TCP)\n${describeSettings(settings).map((l) => `  ${l}`).join('\n')}\n`);
   hooks.onStarted?.(registrar, runtime);
   const signal = await stop;
   io.stdout(`handlespace registrar: ${signal}, shutting down\n`);

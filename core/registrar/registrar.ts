@@ -101,6 +101,11 @@ export interface RegistrarStartOptions extends Partial<RegistrarSettings> {
    * element registers anew, so a drained element comes back draining, never ready by itself.
    */
   readonly persistedAdminState?: (poolHandle: Uint8Array, peId: number) => { readonly state: AdminState; readonly cause: string } | undefined;
+  /**
+   * Start without the ASAP port (and announces): `startListening()` opens them later. ENRP uses this so a
+   * registrar serves ASAP only once it holds the handlespace its mentor sent (RFC 5353 §3.3).
+   */
+  readonly deferListen?: boolean;
 }
 
 interface EncodedElement {
@@ -155,6 +160,8 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
   private server: MessageServer | undefined;
   private announcer: Announcer | undefined;
   private readonly lastHeard = new WeakMap<ElementRecord, number>();
+  private consoleEndpoint: ConsoleEndpoint | undefined;
+  private listening: Promise<void> | undefined;
   private closing = false;
 
   private constructor(
@@ -195,11 +202,11 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
 
   /** Starts listening (and announcing); resolves once the ASAP port is bound. */
   static async start(options: RegistrarStartOptions = {}): Promise<Registrar> {
-    const { clock = systemClock, random = Math.random, log = () => {}, notifications = {}, beforeAcknowledge, persistedAdminState, ...overrides } = options;
+    const { clock = systemClock, random = Math.random, log = () => {}, notifications = {}, beforeAcknowledge, persistedAdminState, deferListen, ...overrides } = options;
     const { settings, clamped } = resolveSettings(overrides);
     const registrar = new Registrar(settings, clamped, clock, random, log, { ...DEFAULT_NOTIFICATION_SETTINGS, ...notifications }, beforeAcknowledge, persistedAdminState);
     for (const problem of clamped) log(problem.message);
-    await registrar.listen();
+    if (!deferListen) await registrar.startListening();
     return registrar;
   }
 
@@ -231,7 +238,19 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
    * now on; undefined stops it. Called by serve once the console is up (the console starts after us).
    */
   setConsoleEndpoint(endpoint: ConsoleEndpoint | undefined): void {
+    this.consoleEndpoint = endpoint;
     this.announcer?.setConsoleEndpoint(endpoint);
+  }
+
+  /** Opens the ASAP port and starts announcing (once; what `start` does unless told `deferListen`). */
+  startListening(): Promise<void> {
+    this.listening ??= this.listen();
+    return this.listening;
+  }
+
+  /** Whether the ASAP port is open. */
+  get isListening(): boolean {
+    return this.server !== undefined;
   }
 
   private async listen(): Promise<void> {
@@ -258,6 +277,7 @@ export class Registrar extends EventEmitter<RegistrarEvents> {
         log: this.log,
       });
       await this.announcer.start();
+      if (this.consoleEndpoint) this.announcer.setConsoleEndpoint(this.consoleEndpoint);
     }
   }
 

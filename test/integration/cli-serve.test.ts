@@ -76,7 +76,7 @@ test('serve: the real process shuts down cleanly on SIGTERM', async () => {
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no listening line: ${out}`)), 20_000);
     child.stdout.on('data', () => {
-      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(out);
+      const m = /listening on 127\.0\.0\.1:(\d+) \(ASAP/.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve(Number(m[1]));

@@ -50,7 +50,7 @@ export async function startServe(options: ServeOptions = {}): Promise<ServeProce
     const timer = setTimeout(() => reject(new Error(`handlespace serve did not print its console URL within ${START_TIMEOUT_MS} ms:\n${stdout}\n${stderr}`)), START_TIMEOUT_MS);
     child.stdout?.on('data', (chunk: string) => {
       stdout += chunk;
-      const asap = /listening on [^\s:]+:(\d+)/.exec(stdout);
+      const asap = /listening on [^\s:]+:(\d+) \(ASAP/.exec(stdout);
       const url = /console: (http:\/\/\S+#token=\S+)/.exec(stdout);
       if (asap?.[1] && url?.[1]) {
         clearTimeout(timer);

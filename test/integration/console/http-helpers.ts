@@ -65,7 +65,7 @@ export async function spawnServe(t: TestContext | undefined, args: readonly stri
     (async () => {
       const deadline = Date.now() + 30_000;
       for (;;) {
-        const asap = /listening on 127\.0\.0\.1:(\d+)/.exec(out);
+        const asap = /listening on 127\.0\.0\.1:(\d+) \(ASAP/.exec(out);
         const consoleLine = /console: (https?:\/\/\S+\/)#token=(\S+)/.exec(out);
         if (asap?.[1] && consoleLine?.[1] && consoleLine[2]) return { asapPort: Number(asap[1]), base: consoleLine[1], startupToken: consoleLine[2] };
         if (Date.now() > deadline) return new Error(`serve did not start within 30 s:\n${out}\n${errText}`);

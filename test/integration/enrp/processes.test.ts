@@ -41,7 +41,7 @@ async function spawnRegistrar(t: TestContext, enrpPort: number, peers: number[],
       child.kill('SIGCONT');
     }
   });
-  await waitFor(`registrar on ENRP port ${enrpPort} started (stdout: ${out.slice(-300)} stderr: ${err.slice(-300)})`, () => /ENRP listening on/.test(out) || child.exitCode !== null, 60_000);
+  await waitFor(`registrar on ENRP port ${enrpPort} started (stdout: ${out.slice(-300)} stderr: ${err.slice(-300)})`, () => (/ENRP listening on/.test(out) && /listening on 127\.0\.0\.1:\d+ \(ASAP/.test(out)) || child.exitCode !== null, 60_000);
   const asap = /listening on 127\.0\.0\.1:(\d+) \(ASAP/.exec(out);
   const id = /ENRP listening on 127\.0\.0\.1:\d+ \(server id 0x([0-9a-f]+)\)/.exec(out);
   if (!asap || !id) throw new Error(`registrar did not start: ${out}\n${err}`);
@@ -53,6 +53,8 @@ async function trio(t: TestContext, extra: string[] = []): Promise<[Proc, Proc, 
   const procs = await Promise.all(ports.map((port) => spawnRegistrar(t, port, ports.filter((p) => p !== port), extra)));
   // Each has synchronised from a mentor (or started serving when none answered in time).
   await waitFor('all three serving', () => procs.every((p) => /ENRP: (synchronised|serving)/.test(p.out())), 20_000);
+  // ASAP opens only once the handlespace is in (RFC 5353 §3.3): the ENRP line comes first.
+  for (const p of procs) assert.ok(p.out().search(/ENRP: (synchronised|serving)/) < p.out().search(/listening on 127\.0\.0\.1:\d+ \(ASAP/), p.out());
   return procs as [Proc, Proc, Proc];
 }
 

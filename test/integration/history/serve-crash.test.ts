@@ -75,7 +75,7 @@ function startServer(file: string): Server {
     stderr: '',
     listening: new Promise<number>((resolve) => {
       proc.stdout?.on('data', () => {
-        const m = /listening on 127\.0\.0\.1:(\d+)/.exec(server.stdout);
+        const m = /listening on 127\.0\.0\.1:(\d+) \(ASAP/.exec(server.stdout);
         if (m) resolve(Number(m[1]));
       });
     }),
