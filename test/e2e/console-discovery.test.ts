@@ -12,7 +12,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,53 +24,13 @@ import { registerSdkElements, type SdkPool } from './support/simulated-pool.js';
 import { freePort } from '../support/free-port.js';
 import { encodeMessage } from '../../core/wire/encoder.js';
 import type { AsapServerAnnounce } from '../../core/wire/types.js';
+import { multicastWorks, sendDatagram } from '../support/udp.js';
 
 const GROUP = '239.0.0.50';
 const ID_A = '0x0000000a';
 const ID_B = '0x0000000b';
 const RSPLIB_ID = 0x5151_0002;
 const RSPLIB_ID_TEXT = '0x51510002';
-
-/** Whether a datagram sent to the group comes back on loopback within a second (route, membership, loop). */
-async function multicastWorks(port: number): Promise<boolean> {
-  const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
-  try {
-    return await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), 1000);
-      socket.once('error', () => resolve(false));
-      socket.on('message', (data) => {
-        if (data.toString() === 'probe') {
-          clearTimeout(timer);
-          resolve(true);
-        }
-      });
-      socket.bind(port, () => {
-        try {
-          socket.addMembership(GROUP);
-          socket.setMulticastLoopback(true);
-          socket.send('probe', port, GROUP, (e) => {
-            if (e) resolve(false);
-          });
-        } catch {
-          resolve(false);
-        }
-      });
-    });
-  } finally {
-    socket.close();
-  }
-}
-
-function sendDatagram(bytes: Uint8Array, host: string, port: number): Promise<void> {
-  const socket = dgram.createSocket('udp4');
-  return new Promise((resolve, reject) =>
-    socket.send(bytes, port, host, (e) => {
-      socket.close();
-      if (e) reject(e);
-      else resolve();
-    }),
-  );
-}
 
 describeWithChromium('console e2e: discovery on the LAN', () => {
   describe('console e2e: discovery on the LAN', () => {
@@ -91,7 +50,7 @@ describeWithChromium('console e2e: discovery on the LAN', () => {
       ensureRendererBuilt();
       const [portA, portB] = [await freePort(), await freePort()];
       const port = await freePort();
-      const multicast = process.env['DISCOVERY_TEST_UNICAST'] !== '1' && (await multicastWorks(port));
+      const multicast = process.env['DISCOVERY_TEST_UNICAST'] !== '1' && (await multicastWorks(GROUP, port));
       const discoverA = multicast ? port : await freePort();
       const discoverB = multicast ? port : await freePort();
       const discovery = (own: number): string[] =>

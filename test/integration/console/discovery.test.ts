@@ -11,7 +11,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,49 +22,9 @@ import { encodeMessage } from '../../../core/wire/encoder.js';
 import { ConsoleScheme, type AsapServerAnnounce } from '../../../core/wire/types.js';
 import { freePort } from '../../support/free-port.js';
 import { eventually, makeSelfSignedCertificate, opensslAvailable, request, spawnServe, type ServeProcess } from './http-helpers.js';
+import { multicastWorks, sendDatagram as send } from '../../support/udp.js';
 
 const GROUP = '239.0.0.50';
-
-/** Whether a datagram sent to the group comes back on loopback within a second (route, membership, loop). */
-async function multicastWorks(port: number): Promise<boolean> {
-  const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
-  try {
-    return await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), 1000);
-      socket.once('error', () => resolve(false));
-      socket.on('message', (data) => {
-        if (data.toString() === 'probe') {
-          clearTimeout(timer);
-          resolve(true);
-        }
-      });
-      socket.bind(port, () => {
-        try {
-          socket.addMembership(GROUP);
-          socket.setMulticastLoopback(true);
-          socket.send('probe', port, GROUP, (e) => {
-            if (e) resolve(false);
-          });
-        } catch {
-          resolve(false);
-        }
-      });
-    });
-  } finally {
-    socket.close();
-  }
-}
-
-function send(bytes: Uint8Array, host: string, port: number): Promise<void> {
-  const socket = dgram.createSocket('udp4');
-  return new Promise((resolve, reject) =>
-    socket.send(bytes, port, host, (e) => {
-      socket.close();
-      if (e) reject(e);
-      else resolve();
-    }),
-  );
-}
 
 async function heard(server: ServeProcess): Promise<readonly HeardRegistrarView[]> {
   const answer = await request(server.base, '/api/v1/registrars/heard', { token: server.startupToken });
@@ -89,7 +48,7 @@ const rsplibAnnounce: AsapServerAnnounce = { protocol: 'asap', type: 'serverAnno
 test('two serve processes list each other with their console URLs; RSPLIB announces without one; garbage is harmless', { timeout: 90_000 }, async (t) => {
   const port = await freePort();
   // DISCOVERY_TEST_UNICAST=1 runs the unicast fallback on a host where multicast works too.
-  const multicast = process.env['DISCOVERY_TEST_UNICAST'] !== '1' && (await multicastWorks(port));
+  const multicast = process.env['DISCOVERY_TEST_UNICAST'] !== '1' && (await multicastWorks(GROUP, port));
   const portA = multicast ? port : await freePort();
   const portB = multicast ? port : await freePort();
   const common = ['--asap', '127.0.0.1:0', '--http', '127.0.0.1:0', '--memory', '--enrp', 'off', '--announce-interval', '200', '--quiet'];
