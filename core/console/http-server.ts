@@ -7,9 +7,10 @@
  * HTTP statuses. What the answers say is the backend's (ConsoleBackend).
  *
  * Every /api request needs a token; refusals (401, and 403 for a viewer's command) are audited through the
- * backend. No CORS: the API serves its own origin only, and a WebSocket upgrade from a foreign Origin is
- * refused. The renderer's files need no token: the page must load before it can read its token from the
- * URL fragment.
+ * backend. CORS only for the origins the operator allowed (`allowedOrigins`: --allow-origin and the
+ * desktop app's app://console), so a console can watch several servers; every other origin's requests get
+ * no CORS answer and its WebSocket upgrades are refused. The renderer's files need no token: the page must
+ * load before it can read its token from the URL fragment.
  */
 import fs from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';

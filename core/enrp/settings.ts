@@ -4,6 +4,7 @@
  * reach below RSPLIB's 1 s minimum so tests can run the timers fast; production keeps the defaults.
  */
 import { ENRP_PORT } from '../wire/constants.js';
+import { clampSettings, type SettingRange } from '../registrar/options.js';
 
 export interface EnrpEndpoint {
   readonly host: string;
@@ -49,13 +50,7 @@ export interface EnrpSettings {
 export const DEFAULT_ENRP_ANNOUNCE: EnrpEndpoint = { host: '239.0.0.51', port: ENRP_PORT };
 export const DEFAULT_ENRP_LISTEN: EnrpEndpoint = { host: '0.0.0.0', port: ENRP_PORT };
 
-interface Range {
-  readonly min: number;
-  readonly max: number;
-  readonly unit: string;
-}
-
-export const ENRP_SETTING_RANGES: Partial<Record<keyof EnrpSettings, Range>> = {
+export const ENRP_SETTING_RANGES: Partial<Record<keyof EnrpSettings, SettingRange>> = {
   announceTtl: { min: 1, max: 255, unit: 'hops' },
   peerHeartbeatCycleMs: { min: 100, max: 300_000, unit: 'ms' },
   maxTimeLastHeardMs: { min: 100, max: 300_000, unit: 'ms' },
@@ -99,18 +94,7 @@ export interface EnrpSettingsProblem {
 
 /** Defaults overlaid with `overrides`; numbers outside their range are clamped and reported. */
 export function resolveEnrpSettings(overrides: Partial<EnrpSettings>): { settings: EnrpSettings; clamped: EnrpSettingsProblem[] } {
-  const merged: Record<string, unknown> = { ...defaultEnrpSettings(), ...overrides };
-  const clamped: EnrpSettingsProblem[] = [];
-  for (const [key, range] of Object.entries(ENRP_SETTING_RANGES)) {
-    const value = merged[key];
-    if (typeof value !== 'number' || !range) continue;
-    const fixed = Math.min(range.max, Math.max(range.min, Math.round(value)));
-    if (fixed !== value) {
-      clamped.push({ setting: key, message: `ENRP ${key} ${value} is outside ${range.min}..${range.max} ${range.unit}; using ${fixed}` });
-      merged[key] = fixed;
-    }
-  }
-  return { settings: merged as unknown as EnrpSettings, clamped };
+  return clampSettings(defaultEnrpSettings(), overrides, ENRP_SETTING_RANGES, 'ENRP ');
 }
 
 export const formatEnrpEndpoint = (e: EnrpEndpoint): string => (e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`);

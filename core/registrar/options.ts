@@ -43,13 +43,14 @@ export const MAX_HANDLE_RESOLUTION_ITEMS = 128;
 
 export const DEFAULT_ANNOUNCE: Endpoint = { host: '239.0.0.50', port: ASAP_PORT };
 
-interface Range {
+/** The allowed values of a numeric setting, and its unit for the message when one is clamped. */
+export interface SettingRange {
   readonly min: number;
   readonly max: number;
   readonly unit: string;
 }
 
-export const SETTING_RANGES: Partial<Record<keyof RegistrarSettings, Range>> = {
+export const SETTING_RANGES: Partial<Record<keyof RegistrarSettings, SettingRange>> = {
   announceIntervalMs: { min: 100, max: 60_000, unit: 'ms' },
   announceTtl: { min: 1, max: 255, unit: 'hops' },
   keepAliveIntervalMs: { min: 300, max: 300_000, unit: 'ms' },
@@ -105,18 +106,27 @@ export interface SettingsProblem {
  * and reported, so start-up can print what changed.
  */
 export function resolveSettings(overrides: Partial<RegistrarSettings>): { settings: RegistrarSettings; clamped: SettingsProblem[] } {
-  const merged: Record<string, unknown> = { ...defaultSettings(), ...overrides };
+  return clampSettings(defaultSettings(), overrides, SETTING_RANGES, '');
+}
+
+/**
+ * `defaults` overlaid with `overrides`, every number of `ranges` rounded and clamped into its range; each
+ * clamp is reported (`prefix` names the subsystem in the message). Shared by the registrar's and ENRP's
+ * settings.
+ */
+export function clampSettings<S extends object>(defaults: S, overrides: Partial<S>, ranges: Partial<Record<keyof S, SettingRange>>, prefix: string): { settings: S; clamped: SettingsProblem[] } {
+  const merged: Record<string, unknown> = { ...defaults, ...overrides };
   const clamped: SettingsProblem[] = [];
-  for (const [key, range] of Object.entries(SETTING_RANGES)) {
+  for (const [key, range] of Object.entries(ranges) as [string, SettingRange | undefined][]) {
     const value = merged[key];
     if (typeof value !== 'number' || !range) continue;
     const fixed = Math.min(range.max, Math.max(range.min, Math.round(value)));
     if (fixed !== value) {
-      clamped.push({ setting: key, message: `${key} ${value} is outside ${range.min}..${range.max} ${range.unit}; using ${fixed}` });
+      clamped.push({ setting: key, message: `${prefix}${key} ${value} is outside ${range.min}..${range.max} ${range.unit}; using ${fixed}` });
       merged[key] = fixed;
     }
   }
-  return { settings: merged as unknown as RegistrarSettings, clamped };
+  return { settings: merged as S, clamped };
 }
 
 const formatEndpoint = (e: Endpoint): string => (e.host.includes(':') ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`);
